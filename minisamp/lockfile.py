@@ -1,0 +1,274 @@
+"""Standard Profile hub discovery: where the lockfile is, what it says, writing it safely.
+
+The rules (SAMP 1.3 §4.3, and JSAMP's ``LockInfo``):
+
+* ``SAMP_HUB=std-lockurl:<url>`` names the lockfile by URL (``file:`` or ``http:``);
+  ``SAMP_HUB`` with another prefix belongs to another profile and is ignored; without
+  it the lockfile is ``.samp`` in the home directory (``USERPROFILE`` on Windows).
+* Each line is ``name=value`` (split on the *first* ``=``), a ``#`` comment, or empty;
+  lines end with CR, LF or CRLF.  ``samp.secret`` and ``samp.hub.xmlrpc.url`` are
+  required; ``samp.profile.version`` is never grounds for refusal.
+* "Is the hub alive" means ``samp.hub.ping()`` answers.
+* A hub creates its lockfile with ``O_EXCL`` and mode 0600, refuses to start while a
+  live hub owns it, overwrites a dead hub's with a warning, and on stop deletes it
+  only if it still carries its own secret.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import re
+import stat
+import sys
+import time
+import urllib.parse
+import urllib.request
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import HubNotFoundError, SAMPHubError, SAMPWarning, TransportError
+
+__all__ = [
+    "LOCKFILE_NAME",
+    "LockInfo",
+    "claim_lockfile",
+    "default_lockfile_path",
+    "file_url_to_path",
+    "find_lockfile",
+    "hub_lockfile_path",
+    "is_hub_alive",
+    "parse_lockfile",
+    "read_lockfile",
+    "release_lockfile",
+]
+
+logger = logging.getLogger(__name__)
+
+LOCKFILE_NAME = ".samp"
+_STD_PREFIX = "std-lockurl:"
+_ASSIGNMENT = re.compile(r"([a-zA-Z0-9\-_.]+)=(.*)\Z")
+_MAX_LOCKFILE_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    """What a lockfile says: the hub's secret and XML-RPC URL, and every other key."""
+
+    secret: str
+    xmlrpc_url: str
+    profile_version: str = "1.3"
+    extra: dict[str, str] = field(default_factory=dict)
+    source: str = ""
+
+    def to_text(self) -> str:
+        """The lockfile's text, JSAMP-style, with a comment line saying when it was written."""
+        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        lines = [
+            f"# SAMP Standard Profile lockfile written by minisamp {now}",
+            f"samp.secret={self.secret}",
+            f"samp.hub.xmlrpc.url={self.xmlrpc_url}",
+            f"samp.profile.version={self.profile_version}",
+        ]
+        lines += [f"{key}={value}" for key, value in self.extra.items()]
+        return "\n".join(lines) + "\n"
+
+
+def default_lockfile_path(environ: Mapping[str, str] | None = None) -> Path:
+    """``.samp`` in the user's home: ``$HOME``, or ``%USERPROFILE%`` on Windows."""
+    env = os.environ if environ is None else environ
+    home = env.get("USERPROFILE") if sys.platform == "win32" else env.get("HOME")
+    return Path(home or Path.home()) / LOCKFILE_NAME
+
+
+def find_lockfile(environ: Mapping[str, str] | None = None) -> str:
+    """The URL of the lockfile a client should read (honours ``SAMP_HUB``)."""
+    env = os.environ if environ is None else environ
+    hub = env.get("SAMP_HUB", "")
+    if hub.startswith(_STD_PREFIX):
+        return hub[len(_STD_PREFIX) :]
+    if hub:
+        logger.info("ignoring SAMP_HUB=%s: not a Standard Profile (std-lockurl:) value", hub)
+    return default_lockfile_path(env).as_uri()
+
+
+def hub_lockfile_path(environ: Mapping[str, str] | None = None) -> Path:
+    """The path a hub should write its lockfile to (honours ``SAMP_HUB``)."""
+    url = find_lockfile(environ)
+    if not url.startswith("file:"):
+        raise SAMPHubError(
+            f"SAMP_HUB names a lockfile at {url}, which a hub cannot write: "
+            "point SAMP_HUB at a std-lockurl:file:/// URL, or unset it"
+        )
+    return file_url_to_path(url)
+
+
+def file_url_to_path(url: str) -> Path:
+    """The local path of a ``file:`` URL (``file:/p``, ``file:///p``, ``file://localhost/p``)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "file":
+        raise ValueError(f"not a file: URL: {url}")
+    if parts.netloc not in ("", "localhost", "127.0.0.1"):
+        raise ValueError(f"file URL on another host: {url}")
+    return Path(urllib.request.url2pathname(parts.path))
+
+
+def parse_lockfile(text: str, source: str = "") -> LockInfo:
+    """Parse lockfile text; raise :class:`HubNotFoundError` if a required key is missing."""
+    values: dict[str, str] = {}
+    for line in re.split(r"\r\n|\r|\n", text):
+        if not line or line.startswith("#"):
+            continue
+        match = _ASSIGNMENT.match(line)
+        if match is None:
+            logger.warning("ignoring lockfile line that is not name=value: %.60r", line)
+            continue
+        values[match.group(1)] = match.group(2)
+    secret = values.pop("samp.secret", None)
+    url = values.pop("samp.hub.xmlrpc.url", None)
+    if secret is None or url is None:
+        missing = "samp.secret" if secret is None else "samp.hub.xmlrpc.url"
+        where = f" {source}" if source else ""
+        raise HubNotFoundError(
+            f"the SAMP lockfile{where} is incomplete (no {missing}): "
+            "delete it and restart your SAMP hub"
+        )
+    version = values.pop("samp.profile.version", "")
+    return LockInfo(secret, url, version, values, source)
+
+
+def read_lockfile(url: str | None = None, *, timeout: float = 5.0) -> LockInfo | None:
+    """Read the lockfile at *url* (default: :func:`find_lockfile`); None if there is none."""
+    url = find_lockfile() if url is None else url
+    if url.startswith("file:"):
+        path = file_url_to_path(url)
+        try:
+            return _read_path(path)
+        except FileNotFoundError:
+            return None
+        except IsADirectoryError:
+            raise HubNotFoundError(f"the SAMP lockfile {path} is a directory, not a file") from None
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as reply:
+            data = reply.read(_MAX_LOCKFILE_BYTES)
+    except OSError as exc:
+        raise HubNotFoundError(f"cannot read the SAMP lockfile at {url}: {exc}") from exc
+    return parse_lockfile(data.decode("latin-1"), url)
+
+
+def _read_path(path: Path) -> LockInfo:
+    with open(path, "rb") as handle:
+        mode = os.fstat(handle.fileno()).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(path)
+        data = handle.read(_MAX_LOCKFILE_BYTES)
+    if sys.platform != "win32" and mode & (stat.S_IRGRP | stat.S_IROTH):
+        warnings.warn(
+            f"the SAMP lockfile {path} is readable by other users, who can then use your hub: "
+            f"chmod 600 {path}",
+            SAMPWarning,
+            stacklevel=3,
+        )
+    return parse_lockfile(data.decode("latin-1"), str(path))
+
+
+def is_hub_alive(xmlrpc_url: str, *, timeout: float = 2.0) -> bool:
+    """True if ``samp.hub.ping()`` at *xmlrpc_url* answers within *timeout* seconds."""
+    from .xmlrpc_transport import XmlRpcProxy  # the wire layer; imported only when pinging
+
+    proxy = XmlRpcProxy(xmlrpc_url, timeout=timeout)
+    try:
+        proxy.call("samp.hub.ping")
+    except TransportError:
+        return False
+    except Exception:  # a fault or garbage: something answers, but not a working hub
+        logger.debug("hub at %s answered ping badly", xmlrpc_url, exc_info=True)
+        return False
+    finally:
+        proxy.close()
+    return True
+
+
+def _write_new(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii", newline="\n") as handle:
+        handle.write(text)
+
+
+def _replace(path: Path, text: str) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        _write_new(tmp, text)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _check_directory(directory: Path) -> None:
+    if sys.platform == "win32":
+        return
+    mode = directory.stat().st_mode
+    if mode & stat.S_IWOTH and not mode & stat.S_ISVTX:
+        warnings.warn(
+            f"the lockfile directory {directory} is writable by everyone: "
+            "others could replace your lockfile; use a private directory",
+            SAMPWarning,
+            stacklevel=3,
+        )
+
+
+def claim_lockfile(path: Path, info: LockInfo, *, ping_timeout: float = 2.0) -> None:
+    """Write *info* to *path* for a starting hub.
+
+    Raises :class:`SAMPHubError` if a live hub owns the lockfile; overwrites the
+    lockfile of a dead hub with a warning.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _check_directory(path.parent)
+    text = info.to_text()
+    try:
+        _write_new(path, text)
+        return
+    except FileExistsError:
+        pass
+    for attempt in range(2):
+        try:
+            other = _read_path(path)
+        except FileNotFoundError:
+            try:
+                _write_new(path, text)
+                return
+            except FileExistsError:
+                continue
+        except (OSError, SAMPHubError):
+            pass  # unreadable or incomplete: maybe being written right now
+        else:
+            if is_hub_alive(other.xmlrpc_url, timeout=ping_timeout):
+                raise SAMPHubError(
+                    f"a SAMP hub is already running at {other.xmlrpc_url} (lockfile {path}): "
+                    "use it, stop it first, or give this hub another lockfile"
+                )
+        if attempt == 0:
+            time.sleep(0.5)  # as JSAMP: a hub may be half-way through starting
+    logger.warning("overwriting lockfile %s of an apparently dead hub", path)
+    _replace(path, text)
+
+
+def release_lockfile(path: Path, secret: str) -> bool:
+    """Delete the lockfile at *path* if it still carries *secret*; True if deleted."""
+    try:
+        current = _read_path(path)
+    except (OSError, SAMPHubError):
+        return False
+    if current.secret != secret:
+        logger.warning("lockfile %s has been overwritten by another hub: not deleting it", path)
+        return False
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
