@@ -141,16 +141,22 @@ def _to_samp(value: Any, path: str, depth: int) -> SampValue:
 
 def check_samp(value: Any, path: str = "") -> SampValue:
     """Return *value* if it is already strictly SAMP data (no encoding), else raise."""
+    return _check_samp(value, path, 0)
+
+
+def _check_samp(value: Any, path: str, depth: int) -> SampValue:
     if isinstance(value, str):
         return to_samp(value, path)
+    if isinstance(value, (dict, list)) and depth >= MAX_DEPTH:
+        raise SampDataError(f"value nested deeper than {MAX_DEPTH} levels{_describe(path)}")
     if isinstance(value, dict):
         for key, item in value.items():
-            check_samp(key, path)
-            check_samp(item, f"{path}.{key}" if path else key)
+            _check_samp(key, path, depth)
+            _check_samp(item, f"{path}.{key}" if path else key, depth + 1)
         return value
     if isinstance(value, list):
         for i, item in enumerate(value):
-            check_samp(item, f"{path}[{i}]")
+            _check_samp(item, f"{path}[{i}]", depth + 1)
         return value
     raise SampDataError(f"{type(value).__name__} is not a SAMP value{_describe(path)}")
 

@@ -17,6 +17,7 @@ The rules (SAMP 1.3 §4.3, and JSAMP's ``LockInfo``):
 from __future__ import annotations
 
 import datetime
+import http.client
 import logging
 import os
 import re
@@ -144,7 +145,10 @@ def read_lockfile(url: str | None = None, *, timeout: float = 5.0) -> LockInfo |
     """Read the lockfile at *url* (default: :func:`find_lockfile`); None if there is none."""
     url = find_lockfile() if url is None else url
     if url.startswith("file:"):
-        path = file_url_to_path(url)
+        try:
+            path = file_url_to_path(url)
+        except ValueError as exc:
+            raise HubNotFoundError(f"cannot read the SAMP lockfile at {url}: {exc}") from None
         try:
             return _read_path(path)
         except FileNotFoundError:
@@ -154,18 +158,19 @@ def read_lockfile(url: str | None = None, *, timeout: float = 5.0) -> LockInfo |
     try:
         with urllib.request.urlopen(url, timeout=timeout) as reply:
             data = reply.read(_MAX_LOCKFILE_BYTES)
-    except OSError as exc:
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        # ValueError: not a URL urllib knows; HTTPException: the server does not speak HTTP
         raise HubNotFoundError(f"cannot read the SAMP lockfile at {url}: {exc}") from exc
     return parse_lockfile(data.decode("latin-1"), url)
 
 
-def _read_path(path: Path) -> LockInfo:
+def _read_path(path: Path, *, warn: bool = True) -> LockInfo:
     with open(path, "rb") as handle:
         mode = os.fstat(handle.fileno()).st_mode
         if stat.S_ISDIR(mode):
             raise IsADirectoryError(path)
         data = handle.read(_MAX_LOCKFILE_BYTES)
-    if sys.platform != "win32" and mode & (stat.S_IRGRP | stat.S_IROTH):
+    if warn and sys.platform != "win32" and mode & (stat.S_IRGRP | stat.S_IROTH):
         warnings.warn(
             f"the SAMP lockfile {path} is readable by other users, who can then use your hub: "
             f"chmod 600 {path}",
@@ -237,7 +242,7 @@ def claim_lockfile(path: Path, info: LockInfo, *, ping_timeout: float = 2.0) -> 
         pass
     for attempt in range(2):
         try:
-            other = _read_path(path)
+            other = _read_path(path, warn=False)
         except FileNotFoundError:
             try:
                 _write_new(path, text)
@@ -261,7 +266,7 @@ def claim_lockfile(path: Path, info: LockInfo, *, ping_timeout: float = 2.0) -> 
 def release_lockfile(path: Path, secret: str) -> bool:
     """Delete the lockfile at *path* if it still carries *secret*; True if deleted."""
     try:
-        current = _read_path(path)
+        current = _read_path(path, warn=False)
     except (OSError, SAMPHubError):
         return False
     if current.secret != secret:

@@ -46,7 +46,7 @@ class _RequestHandler(xmlrpc.server.SimpleXMLRPCRequestHandler):
     server: _HTTPServer
 
     def setup(self) -> None:
-        self.connection.settimeout(self.server.idle_timeout)
+        self.request.settimeout(self.server.idle_timeout)
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from . import xmlrpc_codec
 from .datatypes import SampValue
-from .errors import PeerProtocolError, TransportError
+from .errors import PeerProtocolError, SampError, TransportError
 
 __all__ = ["DEFAULT_TIMEOUT", "XmlRpcProxy"]
 
@@ -121,6 +121,8 @@ class XmlRpcProxy:
                 conn.request("POST", self._path, body, _HEADERS)
                 response = conn.getresponse()
                 return self._read(response, conn)
+            except SampError:
+                raise
             except _STALE as exc:
                 self._drop(conn)
                 if reused and attempt == 1:

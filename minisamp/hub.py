@@ -1,0 +1,378 @@
+"""A runnable SAMP 1.3 Standard Profile hub.
+
+``Hub`` serves :class:`~minisamp.hub_service.HubService` over XML-RPC, owns the
+lockfile, and delivers callbacks to clients through per-recipient queues drained by
+a bounded pool of worker threads (so each client gets its messages in order, and a
+slow client slows nobody else)::
+
+    with Hub(lockfile=tmp_path / "samp") as hub:
+        print(hub.url, hub.lockfile)
+
+or from the command line: ``minisamp hub`` (``python -m minisamp hub``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import logging
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from . import __version__
+from .datatypes import SampValue
+from .errors import SAMPHubError, SAMPProxyError, TransportError
+from .hub_service import HUB_ID, ClientRecord, HubService
+from .lockfile import (
+    LockInfo,
+    claim_lockfile,
+    file_url_to_path,
+    hub_lockfile_path,
+    release_lockfile,
+)
+from .xmlrpc_server import DEFAULT_MAX_BODY, XmlRpcServer
+from .xmlrpc_transport import XmlRpcProxy
+
+__all__ = ["Hub"]
+
+logger = logging.getLogger(__name__)
+
+#: Seconds a client has to accept a callback before the delivery counts as failed.
+DELIVERY_TIMEOUT = 60.0
+
+# samp.hub.<name> → (HubService method name, accepted argument counts)
+_STANDARD_METHODS: dict[str, tuple[str, tuple[int, ...]]] = {
+    "register": ("register", (1,)),
+    "unregister": ("unregister", (1,)),
+    "setXmlrpcCallback": ("set_xmlrpc_callback", (2,)),
+    "ping": ("ping", (0, 1)),
+    "declareMetadata": ("declare_metadata", (2,)),
+    "getMetadata": ("get_metadata", (2,)),
+    "declareSubscriptions": ("declare_subscriptions", (2,)),
+    "getSubscriptions": ("get_subscriptions", (2,)),
+    "getRegisteredClients": ("get_registered_clients", (1,)),
+    "getSubscribedClients": ("get_subscribed_clients", (2,)),
+    "notify": ("notify", (3,)),
+    "notifyAll": ("notify_all", (2,)),
+    "call": ("call", (4,)),
+    "callAll": ("call_all", (3,)),
+    "callAndWait": ("call_and_wait", (4,)),
+    "reply": ("reply", (3,)),
+}
+
+_UNREACHABLE = (ConnectionRefusedError, ConnectionResetError, BrokenPipeError)
+
+
+def _is_unreachable(exc: BaseException) -> bool:
+    cause = exc.__cause__
+    return isinstance(cause, _UNREACHABLE) or "connection refused" in str(exc)
+
+
+class DeliveryPool:
+    """Per-recipient FIFO queues drained by a fixed set of named daemon threads."""
+
+    def __init__(self, send: Callable[[str, Any], None], workers: int, name: str) -> None:
+        self._send = send
+        self._lock = threading.Lock()
+        self._queues: dict[str, collections.deque[Any]] = {}
+        self._ready: collections.deque[str] = collections.deque()
+        self._wakeup = threading.Condition(self._lock)
+        self._busy = 0
+        self._closed = False
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}-deliver-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, target: str, item: Any) -> None:
+        """Queue *item* for *target*; items for one target are sent one at a time, in order."""
+        with self._lock:
+            queue = self._queues.get(target)
+            if queue is None:
+                self._queues[target] = collections.deque([item])
+                self._ready.append(target)
+                self._wakeup.notify()
+            else:
+                queue.append(item)
+
+    def discard(self, target: str) -> None:
+        """Forget what is still queued for *target*."""
+        with self._lock:
+            queue = self._queues.get(target)
+            if queue is not None:
+                queue.clear()
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                while not self._ready and not self._closed:
+                    self._wakeup.wait()
+                if not self._ready:
+                    return
+                target = self._ready.popleft()
+                self._busy += 1
+            self._drain(target)
+
+    def _drain(self, target: str) -> None:
+        while True:
+            with self._lock:
+                queue = self._queues[target]
+                if not queue:
+                    del self._queues[target]
+                    self._busy -= 1
+                    self._wakeup.notify_all()
+                    return
+                item = queue.popleft()
+            try:
+                self._send(target, item)
+            except Exception:
+                logger.exception("delivery to %s failed unexpectedly", target)
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until everything queued so far is sent; False if *timeout* ran out."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._queues or self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._wakeup.wait(left)
+        return True
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the workers (after the item each is sending) and join them."""
+        with self._lock:
+            self._closed = True
+            for queue in self._queues.values():
+                queue.clear()
+            self._ready.clear()
+            self._wakeup.notify_all()
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(timeout)
+
+
+class Hub:
+    """A SAMP Standard Profile hub, started in threads of this process.
+
+    *lockfile* is where to write the lockfile (default: ``SAMP_HUB``'s
+    ``std-lockurl:file:`` URL, else ``~/.samp``).  The hub binds *host* (127.0.0.1)
+    on *port* (0: any free port).
+    """
+
+    def __init__(
+        self,
+        lockfile: str | os.PathLike[str] | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        secret: str | None = None,
+        name: str = "Hub",
+        workers: int = 16,
+        max_body: int = DEFAULT_MAX_BODY,
+        delivery_timeout: float = DELIVERY_TIMEOUT,
+        max_sync_timeout: float | None = None,
+        extra_lockfile_keys: Mapping[str, str] | None = None,
+    ) -> None:
+        if lockfile is None:
+            self.lockfile = hub_lockfile_path()
+        elif str(lockfile).startswith("file:"):
+            self.lockfile = file_url_to_path(str(lockfile))
+        else:
+            self.lockfile = Path(lockfile)
+        self.lockfile = self.lockfile.absolute()
+        self.secret = secret or secrets.token_hex(16)
+        self._host, self._port = host, port
+        self._name = name
+        self._workers = workers
+        self._max_body = max_body
+        self._delivery_timeout = delivery_timeout
+        self._extra_keys = dict(extra_lockfile_keys or {})
+        metadata: dict[str, SampValue] = {
+            "samp.name": name,
+            "samp.description.text": "SAMP hub (minisamp, standard profile)",
+            "samp.documentation.url": "https://pypi.org/project/minisamp/",
+            "author.name": "The minisamp developers",
+            "hub.version": __version__,
+        }
+        kwargs: dict[str, Any] = {}
+        if max_sync_timeout is not None:
+            kwargs["max_sync_timeout"] = max_sync_timeout
+        self.service = HubService(self.secret, self._deliver, hub_metadata=metadata, **kwargs)
+        self.service.on_unregister = self._forget
+        self._server: XmlRpcServer | None = None
+        self._pool: DeliveryPool | None = None
+        self._proxies: dict[str, XmlRpcProxy] = {}
+        self._proxies_lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._running = False
+        self._stopped = False
+
+    # -- life cycle --------------------------------------------------------------------
+
+    def start(self) -> Hub:
+        """Serve, write the lockfile, return self. Raises SAMPHubError if a hub already runs."""
+        with self._state_lock:
+            if self._running:
+                raise SAMPHubError("this hub is already running")
+            if self._stopped:
+                raise SAMPHubError("a stopped hub cannot be restarted: create a new Hub")
+            self._server = XmlRpcServer(
+                self._dispatch,
+                host=self._host,
+                port=self._port,
+                name="minisamp-hub",
+                max_body=self._max_body,
+            )
+            self._pool = DeliveryPool(self._send, self._workers, "minisamp-hub")
+            info = LockInfo(self.secret, self._server.url, "1.3", self._lock_extras())
+            try:
+                claim_lockfile(self.lockfile, info)
+            except BaseException:
+                self._pool.close()
+                self._server.close()
+                raise
+            self._server.start()
+            self._running = True
+        atexit.register(self.stop)
+        logger.info("hub running at %s, lockfile %s", self._server.url, self.lockfile)
+        return self
+
+    def _lock_extras(self) -> dict[str, str]:
+        extras = {"hub.impl": "minisamp", "hub.version": __version__, "hub.pid": str(os.getpid())}
+        extras.update(self._extra_keys)
+        return extras
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Broadcast ``samp.hub.event.shutdown``, stop serving, remove the lockfile. Idempotent."""
+        with self._state_lock:
+            if not self._running:
+                return
+            self._running = False
+            self._stopped = True
+        atexit.unregister(self.stop)
+        assert self._pool is not None and self._server is not None
+        self.service.shutdown()
+        if not self._pool.flush(timeout):
+            logger.warning("some clients did not take the shutdown event within %s s", timeout)
+        release_lockfile(self.lockfile, self.secret)
+        self._server.close()
+        self._pool.close()
+        with self._proxies_lock:
+            proxies, self._proxies = self._proxies, {}
+        for proxy in proxies.values():
+            proxy.close()
+        logger.info("hub stopped")
+
+    def __enter__(self) -> Hub:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def is_running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._running
+
+    @property
+    def url(self) -> str:
+        """The hub's XML-RPC URL (as written in the lockfile)."""
+        if self._server is None:
+            raise SAMPHubError("the hub is not started")
+        return self._server.url
+
+    @property
+    def lock_url(self) -> str:
+        """The lockfile as a URL; ``SAMP_HUB=std-lockurl:<this>`` points clients here."""
+        return self.lockfile.as_uri()
+
+    @property
+    def environ(self) -> dict[str, str]:
+        """``{"SAMP_HUB": "std-lockurl:…"}``: the environment a client needs to find this hub."""
+        return {"SAMP_HUB": f"std-lockurl:{self.lock_url}"}
+
+    @property
+    def params(self) -> dict[str, str]:
+        """The lockfile's keys and values (as pyvo's ``SAMPHubServer.params``)."""
+        return {
+            "samp.secret": self.secret,
+            "samp.hub.xmlrpc.url": self.url,
+            "samp.profile.version": "1.3",
+            **self._lock_extras(),
+        }
+
+    @property
+    def hub_id(self) -> str:
+        """The hub's own public client id."""
+        return HUB_ID
+
+    # -- Standard Profile XML-RPC ------------------------------------------------------
+
+    def _dispatch(self, method: str, params: tuple[Any, ...], client: tuple[str, int]) -> Any:
+        name = method[len("samp.hub.") :] if method.startswith("samp.hub.") else None
+        entry = _STANDARD_METHODS.get(name) if name else None
+        if entry is None:
+            raise SAMPProxyError(1, f"No such method {method!r} on this SAMP hub")
+        attr, arities = entry
+        if len(params) not in arities:
+            wanted = " or ".join(str(n) for n in arities)
+            raise SAMPProxyError(1, f"{method} takes {wanted} arguments, not {len(params)}")
+        if name in ("notify", "notifyAll", "call", "callAll", "callAndWait"):
+            logger.info("%s from %s", method, client[0])
+        return getattr(self.service, attr)(*params)
+
+    # -- delivery ----------------------------------------------------------------------
+
+    def _deliver(self, record: ClientRecord, method: str, args: tuple[SampValue, ...]) -> None:
+        if self._pool is None or record.callback_url is None:
+            return
+        self._pool.submit(record.public_id, (record, method, args))
+
+    def _proxy(self, record: ClientRecord) -> XmlRpcProxy:
+        with self._proxies_lock:
+            proxy = self._proxies.get(record.public_id)
+            if proxy is None or proxy.url != record.callback_url:
+                assert record.callback_url is not None
+                proxy = XmlRpcProxy(record.callback_url, timeout=self._delivery_timeout)
+                self._proxies[record.public_id] = proxy
+            return proxy
+
+    def _send(self, target: str, item: tuple[ClientRecord, str, tuple[SampValue, ...]]) -> None:
+        record, method, args = item
+        try:
+            self._proxy(record).call(f"samp.client.{method}", record.private_key, *args)
+        except SAMPProxyError as exc:
+            logger.info("%s refused %s: %s", target, method, exc.faultString)
+            self.service.delivery_failed(target, method, args, exc.faultString)
+        except TransportError as exc:
+            unreachable = _is_unreachable(exc)
+            level = logging.WARNING if unreachable else logging.INFO
+            logger.log(level, "cannot deliver %s to %s: %s", method, target, exc)
+            self.service.delivery_failed(target, method, args, str(exc))
+            if unreachable:
+                assert self._pool is not None
+                self._pool.discard(target)
+                self.service.disconnect(target, "the hub cannot reach it")
+        except Exception as exc:
+            logger.warning("cannot deliver %s to %s: %s", method, target, exc)
+            self.service.delivery_failed(target, method, args, str(exc))
+
+    def _forget(self, target: str) -> None:
+        with self._proxies_lock:
+            proxy = self._proxies.pop(target, None)
+        if proxy is not None:
+            proxy.close()

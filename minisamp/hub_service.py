@@ -1,0 +1,500 @@
+"""The hub's routing core: who is registered, who subscribes to what, where replies go.
+
+It knows no sockets and no profile.  :class:`HubService` implements the abstract
+hub API of SAMP 1.3 §3.11 (method names in snake case) and hands every callback it
+wants a client to receive to the ``deliver`` function its owner gave it, as
+``deliver(record, method, args)`` with *method* one of ``receiveNotification``,
+``receiveCall``, ``receiveResponse`` and *args* without the private key.
+``deliver`` must only queue (it is called with the registry lock held, which keeps
+each recipient's callbacks in the order the hub decided them).
+
+Errors the caller made raise :class:`~minisamp.errors.SAMPProxyError`, which the
+profile turns into an XML-RPC fault.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import logging
+import secrets
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .datatypes import SampValue, decode_int
+from .errors import SampDataError, SAMPProxyError, SAMPProxyTimeoutError
+from .messages import SAMP_STATUS_OK, Response, best_match
+
+__all__ = ["ClientRecord", "HubService", "PendingCall"]
+
+logger = logging.getLogger(__name__)
+
+HUB_ID = "hub"
+#: Longest a callAndWait may wait, whatever it asks (as JSAMP: 12 hours).
+MAX_SYNC_TIMEOUT = 12 * 3600.0
+_EVENT_MTYPES = (
+    "samp.hub.event.register",
+    "samp.hub.event.unregister",
+    "samp.hub.event.metadata",
+    "samp.hub.event.subscriptions",
+)
+
+# Fault codes, as pyvo.samp's hub uses them (users match on faultCode).
+FAULT_TIMEOUT = 1
+FAULT_NOT_SUBSCRIBED = 2
+FAULT_BAD_MESSAGE = 3
+FAULT_BAD_KEY = 5
+FAULT_BAD_ID = 6
+FAULT_BAD_SECRET = 7
+FAULT_GENERAL = 1
+
+Deliver = Callable[["ClientRecord", str, tuple[SampValue, ...]], None]
+
+
+@dataclass
+class ClientRecord:
+    """One registered client (the hub itself included)."""
+
+    public_id: str
+    private_key: str
+    profile: str = "std"
+    metadata: dict[str, SampValue] = field(default_factory=dict)
+    subscriptions: dict[str, SampValue] = field(default_factory=dict)
+    callback_url: str | None = None
+    callable: bool = False
+
+    def subscription_for(self, mtype: str) -> SampValue | None:
+        """The annotation map of the most specific matching subscription, or None."""
+        pattern = best_match(self.subscriptions, mtype)
+        return None if pattern is None else self.subscriptions[pattern]
+
+
+class SyncWaiter:
+    """Where a callAndWait thread waits for its response."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.response: SampValue | None = None
+        self.error: str | None = None
+
+    def resolve(self, response: SampValue) -> None:
+        self.response = response
+        self.event.set()
+
+    def fail(self, error: str) -> None:
+        self.error = error
+        self.event.set()
+
+
+@dataclass
+class PendingCall:
+    """A call the hub has passed on and whose reply it still expects."""
+
+    msg_id: str
+    sender_id: str
+    recipient_id: str
+    tag: str | None  # None for callAndWait
+    waiter: SyncWaiter | None = None
+
+
+def _fault(code: int, text: str) -> SAMPProxyError:
+    return SAMPProxyError(code, text)
+
+
+def _as_str(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise _fault(FAULT_GENERAL, f"{what} must be a string, not {type(value).__name__}")
+    return value
+
+
+def _as_map(value: Any, what: str) -> dict[str, SampValue]:
+    if not isinstance(value, dict):
+        raise _fault(FAULT_GENERAL, f"{what} must be a map, not {type(value).__name__}")
+    return value
+
+
+def _mtype_of(message: Any) -> str:
+    message = _as_map(message, "message")
+    mtype = message.get("samp.mtype")
+    if not isinstance(mtype, str) or not mtype:
+        raise _fault(FAULT_BAD_MESSAGE, "samp.mtype keyword is missing")
+    return mtype
+
+
+class HubService:
+    """Registry and router of one hub; thread-safe; profile-free."""
+
+    def __init__(
+        self,
+        secret: str,
+        deliver: Deliver,
+        *,
+        hub_metadata: Mapping[str, SampValue] | None = None,
+        max_sync_timeout: float = MAX_SYNC_TIMEOUT,
+    ) -> None:
+        self.secret = secret
+        self._deliver = deliver
+        self.max_sync_timeout = max_sync_timeout
+        self._lock = threading.RLock()
+        self._ids = itertools.count(1)
+        self._msg_ids = itertools.count(1)
+        self._by_key: dict[str, ClientRecord] = {}
+        self._by_id: dict[str, ClientRecord] = {}
+        self._pending: dict[str, PendingCall] = {}
+        self._timed_out: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._closed = False
+        #: Called with a public id after that client is removed (to drop its connections).
+        self.on_unregister: Callable[[str], None] | None = None
+        self.hub = ClientRecord(HUB_ID, "hub:" + secrets.token_hex(16), profile="hub")
+        self.hub.metadata = dict(hub_metadata or {"samp.name": "Hub"})
+        self.hub.subscriptions = {
+            "samp.app.ping": {},
+            "x-samp.query.by-meta": {},
+            "samp.query.by-meta": {},
+        }
+        self.hub.callable = True
+        self._add(self.hub)
+
+    # -- registry ----------------------------------------------------------------------
+
+    def _add(self, record: ClientRecord) -> None:
+        self._by_key[record.private_key] = record
+        self._by_id[record.public_id] = record
+
+    def client(self, private_key: Any) -> ClientRecord:
+        """The record of the client holding *private_key*; fault if none does."""
+        record = self._by_key.get(private_key) if isinstance(private_key, str) else None
+        if record is None or record is self.hub:
+            raise _fault(FAULT_BAD_KEY, "Private-key is expired or invalid: register again")
+        return record
+
+    def _other(self, client_id: Any) -> ClientRecord:
+        record = self._by_id.get(client_id) if isinstance(client_id, str) else None
+        if record is None:
+            raise _fault(FAULT_BAD_ID, f"No registered client with ID {client_id!r}")
+        return record
+
+    def records(self) -> list[ClientRecord]:
+        """A snapshot of every registered client, the hub first."""
+        with self._lock:
+            return list(self._by_id.values())
+
+    def register(self, secret: Any, *, profile: str = "std") -> dict[str, SampValue]:
+        """Register a new client if *secret* is right; returns its reg-info map."""
+        if profile == "std" and secret != self.secret:
+            raise _fault(FAULT_BAD_SECRET, "Bad secret: read it from the current SAMP lockfile")
+        with self._lock:
+            if self._closed:
+                raise _fault(FAULT_GENERAL, "the hub is shutting down")
+            record = ClientRecord(f"c{next(self._ids)}", f"k:{secrets.token_hex(16)}", profile)
+            self._add(record)
+            self._event("samp.hub.event.register", {"id": record.public_id})
+        logger.info("registered %s (%s profile)", record.public_id, profile)
+        return {
+            "samp.hub-id": HUB_ID,
+            "samp.self-id": record.public_id,
+            "samp.private-key": record.private_key,
+        }
+
+    def unregister(self, private_key: Any) -> str:
+        """Unregister the caller."""
+        with self._lock:
+            record = self.client(private_key)
+            self._remove(record, "unregistered")
+        return ""
+
+    def _remove(self, record: ClientRecord, why: str) -> None:
+        del self._by_key[record.private_key]
+        del self._by_id[record.public_id]
+        for msg_id, pending in list(self._pending.items()):
+            if pending.sender_id == record.public_id:
+                del self._pending[msg_id]
+            elif pending.recipient_id == record.public_id:
+                del self._pending[msg_id]
+                self._answer(pending, _error_response(f"{record.public_id} {why} before replying"))
+        self._event("samp.hub.event.unregister", {"id": record.public_id})
+        logger.info("%s %s", record.public_id, why)
+        if self.on_unregister is not None:
+            self.on_unregister(record.public_id)
+
+    def disconnect(self, client_id: str, reason: str) -> None:
+        """Forcibly unregister *client_id* (e.g. unreachable), telling it first if it listens."""
+        with self._lock:
+            record = self._by_id.get(client_id)
+            if record is None or record is self.hub:
+                return
+            if record.subscription_for("samp.hub.disconnect") is not None:
+                message: dict[str, SampValue] = {
+                    "samp.mtype": "samp.hub.disconnect",
+                    "samp.params": {"reason": reason},
+                }
+                self._deliver(record, "receiveNotification", (HUB_ID, message))
+            self._remove(record, f"disconnected by the hub ({reason})")
+
+    def set_xmlrpc_callback(self, private_key: Any, url: Any) -> str:
+        """Record where the caller receives callbacks."""
+        url = _as_str(url, "callback URL")
+        if not url.startswith(("http://", "https://")):
+            raise _fault(FAULT_GENERAL, f"callback URL {url!r} is not an http:// URL")
+        with self._lock:
+            record = self.client(private_key)
+            record.callback_url = url
+            record.callable = True
+        return ""
+
+    def make_callable(self, private_key: Any, flag: bool = True) -> None:
+        """Mark a client callable without a URL (Web Profile reverse callbacks)."""
+        with self._lock:
+            self.client(private_key).callable = flag
+
+    def ping(self, *private_key: Any) -> str:
+        """Answer that the hub is alive (with or without a key)."""
+        return ""
+
+    def declare_metadata(self, private_key: Any, metadata: Any) -> str:
+        """Replace the caller's metadata and tell the others."""
+        metadata = _as_map(metadata, "metadata")
+        with self._lock:
+            record = self.client(private_key)
+            record.metadata = metadata
+            self._event("samp.hub.event.metadata", {"id": record.public_id, "metadata": metadata})
+        return ""
+
+    def get_metadata(self, private_key: Any, client_id: Any) -> dict[str, SampValue]:
+        """The metadata of *client_id*."""
+        with self._lock:
+            self.client(private_key)
+            return self._other(client_id).metadata
+
+    def declare_subscriptions(self, private_key: Any, subscriptions: Any) -> str:
+        """Replace the caller's subscriptions and tell the others."""
+        subscriptions = _as_map(subscriptions, "subscriptions")
+        for pattern, annotation in subscriptions.items():
+            _as_map(annotation, f"annotation of subscription {pattern!r}")
+        with self._lock:
+            record = self.client(private_key)
+            if not record.callable:
+                raise _fault(FAULT_GENERAL, "Client is not callable: call setXmlrpcCallback first")
+            record.subscriptions = subscriptions
+            params = {"id": record.public_id, "subscriptions": subscriptions}
+            self._event("samp.hub.event.subscriptions", params)
+        return ""
+
+    def get_subscriptions(self, private_key: Any, client_id: Any) -> dict[str, SampValue]:
+        """The subscriptions of *client_id*."""
+        with self._lock:
+            self.client(private_key)
+            return self._other(client_id).subscriptions
+
+    def get_registered_clients(self, private_key: Any) -> list[SampValue]:
+        """Every other registered client's id, the hub's included."""
+        with self._lock:
+            record = self.client(private_key)
+            return [cid for cid in self._by_id if cid != record.public_id]
+
+    def get_subscribed_clients(self, private_key: Any, mtype: Any) -> dict[str, SampValue]:
+        """Every other client subscribed to *mtype*, with its annotation map."""
+        mtype = _as_str(mtype, "mtype")
+        with self._lock:
+            record = self.client(private_key)
+            return {
+                other.public_id: annotation
+                for other in self._by_id.values()
+                if other is not record
+                and (annotation := self._annotation(other, mtype)) is not None
+            }
+
+    @staticmethod
+    def _annotation(record: ClientRecord, mtype: str) -> SampValue | None:
+        return record.subscription_for(mtype) if record.callable else None
+
+    # -- messaging ---------------------------------------------------------------------
+
+    def _recipient(self, sender: ClientRecord, recipient_id: Any, mtype: str) -> ClientRecord:
+        recipient = self._other(recipient_id)
+        if self._annotation(recipient, mtype) is None:
+            raise _fault(
+                FAULT_NOT_SUBSCRIBED,
+                f"Client {recipient.public_id} not subscribed to MType {mtype}",
+            )
+        return recipient
+
+    def _recipients(self, sender: ClientRecord, mtype: str) -> list[ClientRecord]:
+        return [
+            other
+            for other in self._by_id.values()
+            if other is not sender and self._annotation(other, mtype) is not None
+        ]
+
+    def notify(self, private_key: Any, recipient_id: Any, message: Any) -> str:
+        """Send a notification to one client."""
+        mtype = _mtype_of(message)
+        with self._lock:
+            sender = self.client(private_key)
+            recipient = self._recipient(sender, recipient_id, mtype)
+            self._send(recipient, "receiveNotification", (sender.public_id, message))
+        return ""
+
+    def notify_all(self, private_key: Any, message: Any) -> list[SampValue]:
+        """Send a notification to every subscribed client but the sender."""
+        mtype = _mtype_of(message)
+        with self._lock:
+            sender = self.client(private_key)
+            recipients = self._recipients(sender, mtype)
+            for recipient in recipients:
+                self._send(recipient, "receiveNotification", (sender.public_id, message))
+        return [r.public_id for r in recipients]
+
+    def call(self, private_key: Any, recipient_id: Any, tag: Any, message: Any) -> str:
+        """Send a call to one client; its reply will come back tagged with *tag*."""
+        tag = _as_str(tag, "msg-tag")
+        mtype = _mtype_of(message)
+        with self._lock:
+            sender = self.client(private_key)
+            recipient = self._recipient(sender, recipient_id, mtype)
+            return self._call(sender, recipient, tag, message, None)
+
+    def call_all(self, private_key: Any, tag: Any, message: Any) -> dict[str, SampValue]:
+        """Send a call to every subscribed client but the sender."""
+        tag = _as_str(tag, "msg-tag")
+        mtype = _mtype_of(message)
+        with self._lock:
+            sender = self.client(private_key)
+            return {
+                r.public_id: self._call(sender, r, tag, message, None)
+                for r in self._recipients(sender, mtype)
+            }
+
+    def call_and_wait(
+        self, private_key: Any, recipient_id: Any, message: Any, timeout: Any
+    ) -> SampValue:
+        """Send a call and wait for its reply, at most *timeout* seconds (≤ 0: the hub's cap)."""
+        mtype = _mtype_of(message)
+        try:
+            seconds = float(decode_int(_as_str(timeout, "timeout")))
+        except SampDataError:
+            raise _fault(FAULT_GENERAL, f"timeout must be a SAMP int, not {timeout!r}") from None
+        if seconds <= 0 or seconds > self.max_sync_timeout:
+            seconds = self.max_sync_timeout
+        waiter = SyncWaiter()
+        with self._lock:
+            sender = self.client(private_key)
+            recipient = self._recipient(sender, recipient_id, mtype)
+            msg_id = self._call(sender, recipient, None, message, waiter)
+        if not waiter.event.wait(seconds):
+            with self._lock:
+                if self._pending.pop(msg_id, None) is not None:
+                    self._timed_out[msg_id] = None
+                    while len(self._timed_out) > 1000:
+                        self._timed_out.popitem(last=False)
+            if not waiter.event.is_set():
+                raise SAMPProxyTimeoutError(
+                    FAULT_TIMEOUT, f"Timeout expired! No reply from {recipient_id} in {seconds:g} s"
+                )
+        if waiter.error is not None:
+            raise _fault(FAULT_GENERAL, waiter.error)
+        assert waiter.response is not None
+        return waiter.response
+
+    def _call(
+        self,
+        sender: ClientRecord,
+        recipient: ClientRecord,
+        tag: str | None,
+        message: dict[str, SampValue],
+        waiter: SyncWaiter | None,
+    ) -> str:
+        kind = "S" if waiter else "A"
+        msg_id = f"{sender.public_id}_{kind}_{next(self._msg_ids)}"
+        pending = PendingCall(msg_id, sender.public_id, recipient.public_id, tag, waiter)
+        self._pending[msg_id] = pending  # before delivery: a quick reply must find it
+        if recipient is self.hub:
+            self._answer(pending, self._hub_answer(message))
+            del self._pending[msg_id]
+        else:
+            self._send(recipient, "receiveCall", (sender.public_id, msg_id, message))
+        return msg_id
+
+    def reply(self, private_key: Any, msg_id: Any, response: Any) -> str:
+        """Pass the caller's *response* to message *msg_id* back to its sender."""
+        msg_id = _as_str(msg_id, "msg-id")
+        response = _as_map(response, "response")
+        with self._lock:
+            replier = self.client(private_key)
+            pending = self._pending.get(msg_id)
+            if pending is None:
+                if msg_id in self._timed_out:
+                    raise _fault(FAULT_GENERAL, "Response ignored: the synchronous call timed out")
+                raise _fault(FAULT_GENERAL, f"No call is awaiting a reply with msg-id {msg_id!r}")
+            if pending.recipient_id != replier.public_id:
+                raise _fault(FAULT_GENERAL, f"msg-id {msg_id!r} was not sent to you")
+            del self._pending[msg_id]
+            self._answer(pending, response)
+        return ""
+
+    def _answer(self, pending: PendingCall, response: dict[str, SampValue]) -> None:
+        if pending.waiter is not None:
+            pending.waiter.resolve(response)
+            return
+        sender = self._by_id.get(pending.sender_id)
+        if sender is not None and sender.callable:
+            args = (pending.recipient_id, pending.tag or "", response)
+            self._send(sender, "receiveResponse", args)
+
+    def delivery_failed(
+        self, client_id: str, method: str, args: tuple[SampValue, ...], error: str
+    ) -> None:
+        """Called by the owner when a callback could not be delivered to *client_id*."""
+        if method != "receiveCall":
+            return
+        with self._lock:
+            msg_id = args[1]
+            pending = self._pending.pop(msg_id, None) if isinstance(msg_id, str) else None
+            if pending is not None:
+                text = f"could not deliver the message to {client_id}: {error}"
+                if pending.waiter is not None:
+                    pending.waiter.fail(text)
+                else:
+                    self._answer(pending, _error_response(text))
+
+    def _send(self, recipient: ClientRecord, method: str, args: tuple[SampValue, ...]) -> None:
+        if recipient is self.hub:
+            return  # the hub gets only notifications, which need no action
+        self._deliver(recipient, method, args)
+
+    def _event(self, mtype: str, params: dict[str, SampValue]) -> None:
+        message: dict[str, SampValue] = {"samp.mtype": mtype, "samp.params": params}
+        for record in self._recipients(self.hub, mtype):
+            self._deliver(record, "receiveNotification", (HUB_ID, message))
+
+    def _hub_answer(self, message: dict[str, SampValue]) -> dict[str, SampValue]:
+        mtype = message.get("samp.mtype")
+        if mtype in ("x-samp.query.by-meta", "samp.query.by-meta"):
+            params = message.get("samp.params")
+            params = params if isinstance(params, dict) else {}
+            key, value = params.get("key"), params.get("value")
+            ids: list[SampValue] = [
+                r.public_id for r in self._by_id.values() if r.metadata.get(str(key)) == value
+            ]
+            return {"samp.status": SAMP_STATUS_OK, "samp.result": {"ids": ids}}
+        return {"samp.status": SAMP_STATUS_OK, "samp.result": {}}
+
+    # -- life cycle --------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Tell everyone the hub is going, and fail every waiting callAndWait."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._event("samp.hub.event.shutdown", {})
+            for pending in self._pending.values():
+                if pending.waiter is not None:
+                    pending.waiter.fail("the hub is shutting down")
+            self._pending.clear()
+
+
+def _error_response(text: str) -> dict[str, SampValue]:
+    return Response.error_response(text).to_map()
