@@ -67,7 +67,7 @@ class _RequestHandler(xmlrpc.server.SimpleXMLRPCRequestHandler):
             self._error(411, "chunked bodies are not accepted: send a Content-Length")
             return None
         length = self.headers.get("Content-Length")
-        if length is None or not length.isdigit():
+        if length is None or not (length.isascii() and length.isdigit()):  # not "²"
             self._error(411, "a Content-Length header is required")
             return None
         size = int(length)
@@ -115,6 +115,9 @@ class _HTTPServer(xmlrpc.server.SimpleXMLRPCServer):
 
     daemon_threads = True
     allow_reuse_address = False
+    # socketserver's default backlog of 5 drops (or resets) bursts of new connections,
+    # e.g. a hub broadcasting to many clients: each dropped SYN costs the caller 1 s.
+    request_queue_size = socket.SOMAXCONN
 
     def __init__(self, owner: XmlRpcServer, address: tuple[str, int]) -> None:
         self.owner = owner

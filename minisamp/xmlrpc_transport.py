@@ -145,7 +145,7 @@ class XmlRpcProxy:
 
     def _read(self, response: http.client.HTTPResponse, conn: _Connection) -> bytes:
         length = response.getheader("Content-Length")
-        if length is not None and length.isdigit() and int(length) > MAX_RESPONSE_BYTES:
+        if length and length.isascii() and length.isdigit() and int(length) > MAX_RESPONSE_BYTES:
             self._drop(conn)
             raise PeerProtocolError(f"{self.url} sent a response of {length} bytes: too big")
         data = response.read(MAX_RESPONSE_BYTES + 1)

@@ -1,0 +1,542 @@
+"""XML-RPC for SAMP: the codec, the outgoing proxy and the incoming server.
+
+minisamp.xmlrpc_codec, minisamp.xmlrpc_transport and minisamp.xmlrpc_server, tested
+against each other over real loopback sockets.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from defusedxml import ElementTree
+
+from minisamp import xmlrpc_codec
+from minisamp.errors import (
+    PeerProtocolError,
+    SampDataError,
+    SAMPProxyError,
+    TransportError,
+)
+from minisamp.xmlrpc_server import XmlRpcServer
+from minisamp.xmlrpc_transport import XmlRpcProxy
+
+LEGAL = "\t\n\r" + "".join(chr(c) for c in range(0x20, 0x80))
+NESTED = {"a": ["x", {"b": "y", "c": []}, [["deep"]]], "e": {}, "f": ""}
+
+Dispatcher = Callable[[str, tuple[Any, ...], tuple[str, int]], Any]
+
+
+def echo(method: str, params: tuple[Any, ...], client: tuple[str, int]) -> Any:
+    if method == "echo":
+        return params[0] if len(params) == 1 else list(params)
+    if method == "void":
+        return None
+    raise SAMPProxyError(1, f"no such method: {method}")
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., XmlRpcServer]]:
+    """Start XmlRpcServers (closed after the test): ``serve(dispatcher, **options)``."""
+    servers: list[XmlRpcServer] = []
+
+    def start(dispatcher: Dispatcher = echo, **options: Any) -> XmlRpcServer:
+        server = XmlRpcServer(dispatcher, **options)
+        server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+@pytest.fixture
+def proxies() -> Iterator[Callable[..., XmlRpcProxy]]:
+    """Make XmlRpcProxies (closed after the test): ``proxies(url, **options)``."""
+    made: list[XmlRpcProxy] = []
+
+    def make(url: str, **options: Any) -> XmlRpcProxy:
+        proxy = XmlRpcProxy(url, **options)
+        made.append(proxy)
+        return proxy
+
+    yield make
+    for proxy in made:
+        proxy.close()
+
+
+def raw_post(server: XmlRpcServer, body: bytes) -> tuple[int, bytes]:
+    host, port = server.address
+    conn = http.client.HTTPConnection(host, port, timeout=5)
+    try:
+        conn.request("POST", server.path, body, {"Content-Type": "text/xml"})
+        reply = conn.getresponse()
+        return reply.status, reply.read()
+    finally:
+        conn.close()
+
+
+def fault_members(body: bytes) -> dict[str, tuple[str, str]]:
+    """``{member name: (value type tag, text)}`` of a fault response, read from the raw XML."""
+    root = ElementTree.fromstring(body)
+    assert root.tag == "methodResponse"
+    assert root.find("params") is None
+    struct = root.find("fault/value/struct")
+    assert struct is not None
+    members: dict[str, tuple[str, str]] = {}
+    for member in struct.findall("member"):
+        value = member.find("value")
+        assert value is not None
+        (typed,) = list(value)
+        members[member.findtext("name", "")] = (typed.tag, typed.text or "")
+    assert len(struct.findall("member")) == len(members)
+    return members
+
+
+# -- codec --------------------------------------------------------------------------------
+
+
+def test_request_round_trips_nested_values() -> None:
+    body = xmlrpc_codec.dump_request("samp.hub.notifyAll", ("key", NESTED))
+    assert xmlrpc_codec.parse_request(body) == ("samp.hub.notifyAll", ("key", NESTED))
+
+
+def test_response_round_trips_nested_values() -> None:
+    assert xmlrpc_codec.parse_response(xmlrpc_codec.dump_response(NESTED)) == NESTED
+
+
+def test_every_legal_character_survives_a_round_trip_including_cr_and_0x7f() -> None:
+    body = xmlrpc_codec.dump_response({"text": LEGAL, "list": ["a\r\nb", "\r", "\x7f"]})
+    assert xmlrpc_codec.parse_response(body) == {"text": LEGAL, "list": ["a\r\nb", "\r", "\x7f"]}
+    request = xmlrpc_codec.dump_request("m", (LEGAL,))
+    assert xmlrpc_codec.parse_request(request) == ("m", (LEGAL,))
+
+
+def test_cr_is_written_as_a_character_reference() -> None:
+    body = xmlrpc_codec.dump_response("a\rb")
+    assert b"a&#13;b" in body
+    assert b"\r" not in body
+
+
+def test_fault_has_exactly_an_int_code_and_a_string() -> None:
+    body = xmlrpc_codec.dump_fault(42, "no such client: c9")
+    assert fault_members(body) == {
+        "faultCode": ("int", "42"),
+        "faultString": ("string", "no such client: c9"),
+    }
+
+
+def test_fault_text_with_characters_xml_cannot_carry_is_still_parseable() -> None:
+    body = xmlrpc_codec.dump_fault(1, "bad \x00\x01 byte & <tag> \r end")
+    members = fault_members(body)
+    assert members["faultCode"] == ("int", "1")
+    with pytest.raises(SAMPProxyError) as info:
+        xmlrpc_codec.parse_response(body)
+    assert info.value.faultString == "bad ?? byte & <tag> \r end"
+
+
+def test_parsing_a_fault_raises_proxy_error_with_code_and_text() -> None:
+    with pytest.raises(SAMPProxyError) as info:
+        xmlrpc_codec.parse_response(xmlrpc_codec.dump_fault(7, "no"))
+    assert (info.value.faultCode, info.value.faultString) == (7, "no")
+
+
+def test_void_result_is_an_empty_string_never_nil() -> None:
+    body = xmlrpc_codec.dump_response("")
+    assert b"<value><string></string></value>" in body
+    assert b"nil" not in body
+    assert xmlrpc_codec.parse_response(body) == ""
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"not xml",
+        b"<methodResponse><params></params></methodResponse>",
+        b"<methodResponse><params><param><value>a</value></param>"
+        b"<param><value>b</value></param></params></methodResponse>",
+    ],
+)
+def test_malformed_response_is_a_peer_error(body: bytes) -> None:
+    with pytest.raises(PeerProtocolError):
+        xmlrpc_codec.parse_response(body)
+
+
+def test_request_without_method_name_is_a_peer_error() -> None:
+    with pytest.raises(PeerProtocolError):
+        xmlrpc_codec.parse_request(b"<methodCall><params></params></methodCall>")
+
+
+# -- server and proxy together -------------------------------------------------------------
+
+
+def test_call_returns_the_servers_answer(serve: Any, proxies: Any) -> None:
+    proxy = proxies(serve().url, timeout=5)
+    assert proxy.call("echo", NESTED) == NESTED
+    assert proxy.call("echo", "a", ["b"]) == ["a", ["b"]]
+
+
+def test_void_method_answers_an_empty_string(serve: Any, proxies: Any) -> None:
+    server = serve()
+    assert proxies(server.url, timeout=5).call("void") == ""
+    status, body = raw_post(server, xmlrpc_codec.dump_request("void", ()))
+    assert status == 200
+    assert b"<value><string></string></value>" in body
+    assert b"nil" not in body
+
+
+def test_server_binds_loopback_by_default(serve: Any) -> None:
+    server = serve()
+    assert server.address[0] == "127.0.0.1"
+    assert server.url == f"http://127.0.0.1:{server.address[1]}/xmlrpc"
+
+
+def test_calls_from_one_thread_reuse_one_connection(serve: Any, proxies: Any) -> None:
+    ports: list[int] = []
+
+    def record(method: str, params: tuple[Any, ...], client: tuple[str, int]) -> Any:
+        ports.append(client[1])
+        return ""
+
+    proxy = proxies(serve(record).url, timeout=5)
+    for _ in range(3):
+        proxy.call("any")
+    assert len(ports) == 3
+    assert len(set(ports)) == 1
+
+
+def test_each_thread_gets_its_own_connection(serve: Any, proxies: Any) -> None:
+    ports: list[int] = []
+
+    def record(method: str, params: tuple[Any, ...], client: tuple[str, int]) -> Any:
+        ports.append(client[1])
+        return ""
+
+    proxy = proxies(serve(record).url, timeout=5)
+    proxy.call("any")
+    other = threading.Thread(target=proxy.call, args=("any",))
+    other.start()
+    other.join(5)
+    assert len(set(ports)) == 2
+
+
+def test_concurrent_calls_from_many_threads_get_their_own_answers(serve: Any, proxies: Any) -> None:
+    threads_n, calls_n = 12, 20
+    proxy = proxies(serve().url, timeout=10)
+    answers: dict[int, list[Any]] = {}
+    start = threading.Barrier(threads_n)
+
+    def worker(i: int) -> None:
+        start.wait(5)
+        answers[i] = [proxy.call("echo", {"who": str(i), "n": str(k)}) for k in range(calls_n)]
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(threads_n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert answers == {
+        i: [{"who": str(i), "n": str(k)} for k in range(calls_n)] for i in range(threads_n)
+    }
+
+
+def test_server_handles_calls_concurrently(serve: Any, proxies: Any) -> None:
+    n = 6
+    all_in = threading.Barrier(n)
+
+    def rendezvous(method: str, params: tuple[Any, ...], client: tuple[str, int]) -> Any:
+        all_in.wait(5)  # breaks (and faults) unless all n calls are being served at once
+        return params[0]
+
+    proxy = proxies(serve(rendezvous).url, timeout=10)
+    results: list[Any] = []
+    threads = [
+        threading.Thread(target=lambda i=i: results.append(proxy.call("m", str(i))))
+        for i in range(n)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(results) == [str(i) for i in range(n)]
+
+
+def test_burst_of_new_connections_is_served_without_errors_or_stalls(
+    serve: Any, proxies: Any
+) -> None:
+    # Many first calls at once (a hub fanning out, clients registering together) must
+    # not overflow the accept backlog: overflow shows as resets or 1 s SYN retries.
+    n = 40
+    proxy = proxies(serve().url, timeout=5)
+    go = threading.Barrier(n)
+    latencies: list[float] = []
+    errors: list[BaseException] = []
+
+    def first_call(i: int) -> None:
+        go.wait(5)
+        started = time.monotonic()
+        try:
+            assert proxy.call("echo", str(i)) == str(i)
+        except BaseException as exc:  # collected and asserted on below
+            errors.append(exc)
+        latencies.append(time.monotonic() - started)
+
+    threads = [threading.Thread(target=first_call, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert errors == []
+    assert max(latencies) < 0.9
+
+
+def test_call_to_a_server_that_does_not_answer_times_out(serve: Any, proxies: Any) -> None:
+    release = threading.Event()
+    entered = threading.Event()
+
+    def block(method: str, params: tuple[Any, ...], client: tuple[str, int]) -> Any:
+        entered.set()
+        release.wait(10)
+        return ""
+
+    proxy = proxies(serve(block).url, timeout=0.3)
+    started = time.monotonic()
+    try:
+        with pytest.raises(TransportError, match="within"):
+            proxy.call("slow")
+        assert entered.is_set()
+        assert time.monotonic() - started < 2.0
+    finally:
+        release.set()
+
+
+def test_per_call_timeout_overrides_the_proxys(serve: Any, proxies: Any) -> None:
+    release = threading.Event()
+
+    def block(method: str, params: tuple[Any, ...], client: tuple[str, int]) -> Any:
+        if method == "slow":
+            release.wait(10)
+        return method
+
+    proxy = proxies(serve(block).url, timeout=30)
+    started = time.monotonic()
+    try:
+        with pytest.raises(TransportError):
+            proxy.call("slow", timeout=0.3)
+        assert time.monotonic() - started < 2.0
+    finally:
+        release.set()
+    assert proxy.call("fast") == "fast"  # the proxy recovers on a fresh connection
+
+
+def test_dispatcher_fault_reaches_the_caller_with_its_code(serve: Any, proxies: Any) -> None:
+    proxy = proxies(serve().url, timeout=5)
+    with pytest.raises(SAMPProxyError) as info:
+        proxy.call("samp.hub.not-a-method")
+    assert info.value.faultCode == 1
+    assert info.value.faultString == "no such method: samp.hub.not-a-method"
+
+
+def test_fault_code_chosen_by_the_dispatcher_is_passed_through(serve: Any, proxies: Any) -> None:
+    def refuse(method: str, params: tuple[Any, ...], client: tuple[str, int]) -> Any:
+        raise SAMPProxyError(17, "bad private key")
+
+    with pytest.raises(SAMPProxyError) as info:
+        proxies(serve(refuse).url, timeout=5).call("x")
+    assert (info.value.faultCode, info.value.faultString) == (17, "bad private key")
+
+
+def test_fault_on_the_wire_has_exactly_two_members(serve: Any) -> None:
+    def refuse(method: str, params: tuple[Any, ...], client: tuple[str, int]) -> Any:
+        raise SAMPProxyError(3, "nope")
+
+    status, body = raw_post(serve(refuse), xmlrpc_codec.dump_request("x", ()))
+    assert status == 200
+    assert fault_members(body) == {"faultCode": ("int", "3"), "faultString": ("string", "nope")}
+
+
+def test_samp_error_in_dispatcher_becomes_a_fault(serve: Any, proxies: Any) -> None:
+    def bad(method: str, params: tuple[Any, ...], client: tuple[str, int]) -> Any:
+        raise SampDataError("samp.params.x is not legal")
+
+    with pytest.raises(SAMPProxyError, match=r"samp\.params\.x"):
+        proxies(serve(bad).url, timeout=5).call("x")
+
+
+def test_unexpected_dispatcher_exception_faults_and_server_keeps_serving(
+    serve: Any, proxies: Any
+) -> None:
+    def flaky(method: str, params: tuple[Any, ...], client: tuple[str, int]) -> Any:
+        if method == "boom":
+            raise ZeroDivisionError("oops")
+        if method == "unencodable":
+            return object()
+        return "fine"
+
+    proxy = proxies(serve(flaky).url, timeout=5)
+    with pytest.raises(SAMPProxyError, match="internal error"):
+        proxy.call("boom")
+    assert proxy.call("ok") == "fine"
+    with pytest.raises(SAMPProxyError, match="internal error"):
+        proxy.call("unencodable")
+    assert proxy.call("ok") == "fine"
+    assert proxies(proxy.url, timeout=5).call("ok") == "fine"
+
+
+def test_close_joins_every_server_thread(proxies: Any) -> None:
+    before = set(threading.enumerate())
+    server = XmlRpcServer(echo, name="joinme")
+    server.start()
+    # keep-alive connections from two threads stay open on the client side
+    proxy = proxies(server.url, timeout=5)
+    assert proxy.call("echo", "a") == "a"
+    other = threading.Thread(target=proxy.call, args=("echo", "b"))
+    other.start()
+    other.join(5)
+    assert any(t.name.startswith("joinme-conn") for t in threading.enumerate())
+    server.close(timeout=5)
+    leftover = [t for t in set(threading.enumerate()) - before if t.is_alive()]
+    assert leftover == []
+
+
+def test_close_is_idempotent_and_refuses_new_connections(proxies: Any) -> None:
+    server = XmlRpcServer(echo)
+    server.start()
+    url = server.url
+    server.close()
+    server.close()
+    with pytest.raises(TransportError):
+        proxies(url, timeout=2).call("echo", "x")
+
+
+def test_server_threads_are_named_daemons(serve: Any, proxies: Any) -> None:
+    server = serve(name="named")
+    proxies(server.url, timeout=5).call("echo", "x")
+    ours = [t for t in threading.enumerate() if t.name.startswith("named-")]
+    assert {t.name for t in ours} >= {"named-accept"}
+    assert any(t.name.startswith("named-conn-") for t in ours)
+    assert all(t.daemon for t in ours)
+
+
+def test_proxy_reconnects_after_the_server_closes_an_idle_connection(
+    serve: Any, proxies: Any
+) -> None:
+    ports: list[int] = []
+
+    def record(method: str, params: tuple[Any, ...], client: tuple[str, int]) -> Any:
+        ports.append(client[1])
+        return "ok"
+
+    server = serve(record, name="idle", idle_timeout=0.2)
+    proxy = proxies(server.url, timeout=5)
+    assert proxy.call("a") == "ok"
+    (conn_thread,) = [t for t in threading.enumerate() if t.name.startswith("idle-conn-")]
+    conn_thread.join(5)  # the server gave up on the idle connection
+    assert not conn_thread.is_alive()
+    assert proxy.call("b") == "ok"
+    assert len(set(ports)) == 2
+
+
+# -- transport failures ---------------------------------------------------------------------
+
+
+def test_call_to_a_closed_port_is_a_transport_error(proxies: Any) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(TransportError, match="refused"):
+        proxies(f"http://127.0.0.1:{port}/xmlrpc", timeout=2).call("x")
+
+
+def test_transport_error_is_an_os_error(proxies: Any) -> None:
+    with pytest.raises(OSError):
+        proxies("http://127.0.0.1:1/xmlrpc", timeout=2).call("x")
+
+
+@pytest.mark.parametrize("url", ["https://127.0.0.1:1/", "ftp://h/x", "127.0.0.1:80", "http:///x"])
+def test_proxy_refuses_urls_that_are_not_http(url: str) -> None:
+    with pytest.raises(TransportError):
+        XmlRpcProxy(url)
+
+
+def test_http_error_status_is_a_transport_error(serve: Any, proxies: Any) -> None:
+    proxy = proxies(serve(max_body=10).url, timeout=5)
+    with pytest.raises(TransportError, match="HTTP 413"):
+        proxy.call("echo", "a request body longer than ten bytes")
+
+
+def test_get_is_answered_with_404(serve: Any) -> None:
+    server = serve()
+    host, port = server.address
+    conn = http.client.HTTPConnection(host, port, timeout=5)
+    try:
+        conn.request("GET", server.path)
+        assert conn.getresponse().status == 404
+    finally:
+        conn.close()
+
+
+def test_closed_proxy_refuses_calls_until_reopened(serve: Any, proxies: Any) -> None:
+    proxy = proxies(serve().url, timeout=5)
+    assert proxy.call("echo", "1") == "1"
+    proxy.close()
+    with pytest.raises(TransportError, match="closed"):
+        proxy.call("echo", "2")
+    proxy.reopen()
+    assert proxy.call("echo", "3") == "3"
+
+
+def one_shot_server(response: bytes) -> tuple[socket.socket, threading.Thread]:
+    """A raw server answering one request with *response* bytes, then closing."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def answer() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            reader = conn.makefile("rb")
+            length = 0
+            while (line := reader.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            reader.read(length)
+            conn.sendall(response)
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    return listener, thread
+
+
+@pytest.mark.parametrize("length", [b"\xb2", b"abc", b"-5"])
+def test_proxy_tolerates_a_content_length_that_is_not_a_number(proxies: Any, length: bytes) -> None:
+    body = xmlrpc_codec.dump_response("fine")
+    listener, thread = one_shot_server(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: "
+        + length
+        + b"\r\nConnection: close\r\n\r\n"
+        + body
+    )
+    with listener:
+        port = listener.getsockname()[1]
+        assert proxies(f"http://127.0.0.1:{port}/xmlrpc", timeout=5).call("x") == "fine"
+        thread.join(5)
+
+
+def test_garbage_response_is_a_peer_protocol_error(proxies: Any) -> None:
+    body = b"<html>not xml-rpc</html>"
+    listener, thread = one_shot_server(
+        b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    )
+    with listener:
+        port = listener.getsockname()[1]
+        with pytest.raises(PeerProtocolError):
+            proxies(f"http://127.0.0.1:{port}/xmlrpc", timeout=5).call("x")
+        thread.join(5)
