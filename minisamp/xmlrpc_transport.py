@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import logging
+import re
 import socket
 import threading
 import time
@@ -41,6 +42,20 @@ _STALE = (
     http.client.BadStatusLine,
     ConnectionAbortedError,
 )
+
+
+# The first parameter of every samp.hub.* / samp.client.* call is a secret or private key.
+_FIRST_PARAM = re.compile(rb"(<params>\s*<param>\s*<value>(?:\s*<string>)?)([^<]+)")
+_REG_KEYS = re.compile(
+    rb"(<name>samp\.(?:private-key|secret)</name>\s*<value>(?:\s*<string>)?)([^<]+)"
+)
+
+
+def _mask_key(body: bytes) -> bytes:
+    """*body* with private keys and secrets replaced by ``***`` (for the wire log)."""
+    if b"<methodCall>" in body[:200]:
+        body = _FIRST_PARAM.sub(rb"\1***", body, count=1)
+    return _REG_KEYS.sub(rb"\1***", body)
 
 
 class _Connection(http.client.HTTPConnection):
@@ -92,7 +107,9 @@ class XmlRpcProxy:
             1000 * (time.perf_counter() - started),
         )
         if wire_logger.isEnabledFor(logging.DEBUG):
-            wire_logger.debug("request to %s:\n%s\nresponse:\n%s", self.url, body, data)
+            wire_logger.debug(
+                "request to %s:\n%s\nresponse:\n%s", self.url, _mask_key(body), _mask_key(data)
+            )
         return xmlrpc_codec.parse_response(data)
 
     def _connection(self) -> tuple[_Connection, bool]:

@@ -7,6 +7,7 @@ against each other over real loopback sockets.
 from __future__ import annotations
 
 import http.client
+import logging
 import socket
 import threading
 import time
@@ -540,3 +541,19 @@ def test_garbage_response_is_a_peer_protocol_error(proxies: Any) -> None:
         with pytest.raises(PeerProtocolError):
             proxies(f"http://127.0.0.1:{port}/xmlrpc", timeout=5).call("x")
         thread.join(5)
+
+
+def test_wire_log_never_shows_keys_or_secrets(
+    serve: Callable[..., XmlRpcServer],
+    proxies: Callable[..., XmlRpcProxy],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    proxy = proxies(serve(echo).url)
+    with caplog.at_level(logging.DEBUG, logger="minisamp.wire"):
+        proxy.call(
+            "void", "k:private-123", {"samp.private-key": "k:other-456", "samp.secret": "s-789"}
+        )
+    wire = "\n".join(r.getMessage() for r in caplog.records if r.name == "minisamp.wire")
+    assert "<methodName>void</methodName>" in wire
+    for secret in ("k:private-123", "k:other-456", "s-789"):
+        assert secret not in wire
