@@ -20,10 +20,10 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .datatypes import SampValue
@@ -38,6 +38,9 @@ from .lockfile import (
 )
 from .xmlrpc_server import DEFAULT_MAX_BODY, XmlRpcServer
 from .xmlrpc_transport import XmlRpcProxy
+
+if TYPE_CHECKING:
+    from .web_profile import ConsentHook, MTypeRestriction, WebProfile
 
 __all__ = ["Hub"]
 
@@ -166,6 +169,12 @@ class Hub:
     *lockfile* is where to write the lockfile (default: ``SAMP_HUB``'s
     ``std-lockurl:file:`` URL, else ``~/.samp``).  The hub binds *host* (127.0.0.1)
     on *port* (0: any free port).
+
+    With *web_profile*, it also serves the SAMP Web Profile to browser pages at
+    ``http://127.0.0.1:<web_port>/`` (see :mod:`minisamp.web_profile`):
+    *web_consent* decides each registration (None: refuse all), and
+    *web_restrict_mtypes* limits what pages may send (True: JSAMP's safe list,
+    False: nothing, or a list of MType patterns).
     """
 
     def __init__(
@@ -181,6 +190,10 @@ class Hub:
         delivery_timeout: float = DELIVERY_TIMEOUT,
         max_sync_timeout: float | None = None,
         extra_lockfile_keys: Mapping[str, str] | None = None,
+        web_profile: bool = False,
+        web_port: int = 21012,
+        web_consent: ConsentHook | None = None,
+        web_restrict_mtypes: bool | Iterable[str] | MTypeRestriction = True,
     ) -> None:
         if lockfile is None:
             self.lockfile = hub_lockfile_path()
@@ -215,6 +228,14 @@ class Hub:
         self._state_lock = threading.Lock()
         self._running = False
         self._stopped = False
+        self._web_options: dict[str, Any] | None = None
+        if web_profile:
+            self._web_options = {
+                "port": web_port,
+                "consent": web_consent,
+                "restrict_mtypes": web_restrict_mtypes,
+            }
+        self._web: WebProfile | None = None
 
     # -- life cycle --------------------------------------------------------------------
 
@@ -235,16 +256,35 @@ class Hub:
             self._pool = DeliveryPool(self._send, self._workers, "minisamp-hub")
             info = LockInfo(self.secret, self._server.url, "1.3", self._lock_extras())
             try:
+                self._web = self._make_web_profile()
                 claim_lockfile(self.lockfile, info)
             except BaseException:
+                if self._web is not None:
+                    self._web.stop()
                 self._pool.close()
                 self._server.close()
                 raise
             self._server.start()
+            if self._web is not None:
+                self._web.start()
             self._running = True
         atexit.register(self.stop)
         logger.info("hub running at %s, lockfile %s", self._server.url, self.lockfile)
         return self
+
+    def _make_web_profile(self) -> WebProfile | None:
+        if self._web_options is None:
+            return None
+        from .web_profile import WebProfile
+
+        port = self._web_options["port"]
+        try:
+            return WebProfile(self.service, **self._web_options)
+        except OSError as exc:
+            raise SAMPHubError(
+                f"cannot serve the Web Profile on port {port}: {exc.strerror or exc} "
+                "(is another hub running? choose web_port, or turn web_profile off)"
+            ) from exc
 
     def _lock_extras(self) -> dict[str, str]:
         extras = {"hub.impl": "minisamp", "hub.version": __version__, "hub.pid": str(os.getpid())}
@@ -264,6 +304,8 @@ class Hub:
         if not self._pool.flush(timeout):
             logger.warning("some clients did not take the shutdown event within %s s", timeout)
         release_lockfile(self.lockfile, self.secret)
+        if self._web is not None:
+            self._web.stop(timeout)
         self._server.close()
         self._pool.close()
         with self._proxies_lock:
@@ -316,6 +358,11 @@ class Hub:
         }
 
     @property
+    def web_url(self) -> str | None:
+        """The Web Profile's XML-RPC URL (``http://127.0.0.1:<port>/``), or None if off."""
+        return None if self._web is None else self._web.url
+
+    @property
     def hub_id(self) -> str:
         """The hub's own public client id."""
         return HUB_ID
@@ -333,11 +380,17 @@ class Hub:
             raise SAMPProxyError(1, f"{method} takes {wanted} arguments, not {len(params)}")
         if name in ("notify", "notifyAll", "call", "callAll", "callAndWait"):
             logger.info("%s from %s", method, client[0])
+        if params and self._web is not None and self._web.owns_key(params[0]):
+            raise SAMPProxyError(5, "Web Profile keys are only valid at the Web Profile endpoint")
         return getattr(self.service, attr)(*params)
 
     # -- delivery ----------------------------------------------------------------------
 
     def _deliver(self, record: ClientRecord, method: str, args: tuple[SampValue, ...]) -> None:
+        if record.profile == "web":
+            if self._web is not None:
+                self._web.deliver(record, method, args)  # into its pullCallbacks queue
+            return
         if self._pool is None or record.callback_url is None:
             return
         self._pool.submit(record.public_id, (record, method, args))
@@ -372,6 +425,8 @@ class Hub:
             self.service.delivery_failed(target, method, args, str(exc))
 
     def _forget(self, target: str) -> None:
+        if self._web is not None:
+            self._web.forget(target)
         with self._proxies_lock:
             proxy = self._proxies.pop(target, None)
         if proxy is not None:

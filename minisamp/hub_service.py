@@ -51,6 +51,7 @@ FAULT_BAD_SECRET = 7
 FAULT_GENERAL = 1
 
 Deliver = Callable[["ClientRecord", str, tuple[SampValue, ...]], None]
+SendFilter = Callable[["ClientRecord", "ClientRecord", str], "str | None"]
 
 
 @dataclass
@@ -147,6 +148,9 @@ class HubService:
         self._closed = False
         #: Called with a public id after that client is removed (to drop its connections).
         self.on_unregister: Callable[[str], None] | None = None
+        #: Optional veto on sends (the Web Profile's MType restrictions):
+        #: ``send_filter(sender, recipient, mtype)`` returns why it is refused, or None.
+        self.send_filter: SendFilter | None = None
         self.hub = ClientRecord(HUB_ID, "hub:" + secrets.token_hex(16), profile="hub")
         self.hub.metadata = dict(hub_metadata or {"samp.name": "Hub"})
         self.hub.subscriptions = {
@@ -304,6 +308,7 @@ class HubService:
                 for other in self._by_id.values()
                 if other is not record
                 and (annotation := self._annotation(other, mtype)) is not None
+                and self._refusal(record, other, mtype) is None
             }
 
     @staticmethod
@@ -319,14 +324,22 @@ class HubService:
                 FAULT_NOT_SUBSCRIBED,
                 f"Client {recipient.public_id} not subscribed to MType {mtype}",
             )
+        refusal = self._refusal(sender, recipient, mtype)
+        if refusal is not None:
+            raise _fault(FAULT_GENERAL, refusal)
         return recipient
 
     def _recipients(self, sender: ClientRecord, mtype: str) -> list[ClientRecord]:
         return [
             other
             for other in self._by_id.values()
-            if other is not sender and self._annotation(other, mtype) is not None
+            if other is not sender
+            and self._annotation(other, mtype) is not None
+            and self._refusal(sender, other, mtype) is None
         ]
+
+    def _refusal(self, sender: ClientRecord, recipient: ClientRecord, mtype: str) -> str | None:
+        return None if self.send_filter is None else self.send_filter(sender, recipient, mtype)
 
     def notify(self, private_key: Any, recipient_id: Any, message: Any) -> str:
         """Send a notification to one client."""
