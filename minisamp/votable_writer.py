@@ -1,12 +1,10 @@
 """Fast VOTable writer: astropy writes the header, numpy encodes the rows as BINARY2.
 
 astropy's writer formats every cell in Python (about 20 µs a row).  Here astropy still
-writes everything but the rows (FIELDs, PARAMs, INFOs, GROUPs, LINKs, ...), while each
-TABLE's rows are encoded column by column with numpy into BINARY2 records and streamed
-out as base64 in chunks of about 1 MiB, so memory stays bounded.  BINARY2 (VOTable 1.3 and
-later) is, per row: a null-flag bitmap of ceil(ncols / 8) bytes, the first column in the
-most significant bit, then each field big-endian; a variable-length value is a 4-byte
-big-endian count followed by its items; ``unicodeChar`` is UCS-2 big-endian.
+writes everything but the rows (FIELDs, PARAMs, INFOs, GROUPs, LINKs, ...); this module
+decides how each field is encoded (a :class:`minisamp.binary2.Column`) and
+:mod:`minisamp.binary2` encodes each TABLE's rows column by column with numpy into
+BINARY2 records, streamed out as base64 in chunks of about 1 MiB, so memory stays bounded.
 
 Tables this module cannot encode go, one by one, to astropy's own TABLEDATA writer:
 variable-length multi-dimensional arrays, arrays of strings, variable-length ``bit`` or
@@ -32,7 +30,6 @@ be misread by STIL-based readers (TOPCAT, Aladin):
 
 from __future__ import annotations
 
-import binascii
 import contextlib
 import io
 import logging
@@ -40,9 +37,9 @@ import math
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
+from minisamp.binary2 import Column, char_codes, stream_base64
 from minisamp.errors import MissingDependencyError, SampDataError
 
 if TYPE_CHECKING:
@@ -74,20 +71,6 @@ _NOT_UCS2 = re.compile("[\ud800-\udfff\U00010000-\U0010ffff]")
 
 class _Unsupported(Exception):
     """This table needs astropy's own writer; the message says why."""
-
-
-@dataclass
-class _Column:
-    """How one field is encoded: what to write for each row of ``data``."""
-
-    kind: str  # "num", "bit", "boolean" or "text"
-    data: Any  # ndarray, one item per row (object for variable-length values)
-    mask: Any  # bool ndarray (per row or per element) or None when nothing is masked
-    variable: bool = False
-    base: str = ""  # num: big-endian numpy dtype
-    fill: Any = None  # num: value written for masked elements (None: keep the data)
-    width: int = 0  # text: characters in a fixed-width field
-    unicode: bool = False  # text: UCS-2 rather than ASCII
 
 
 def write_votable(table: Any, destination: str | os.PathLike[str] | BinaryIO) -> None:
@@ -127,7 +110,7 @@ def _binary_output(destination: str | os.PathLike[str] | BinaryIO) -> Iterator[B
         yield destination
 
 
-def _to_votable(table: Any) -> tuple[VOTableFile, list[_Column] | None]:
+def _to_votable(table: Any) -> tuple[VOTableFile, list[Column] | None]:
     """The VOTableFile to write and, for a Table, the columns of its fast data."""
     tree = _import_astropy()
     from astropy.table import Table
@@ -143,7 +126,7 @@ def _to_votable(table: Any) -> tuple[VOTableFile, list[_Column] | None]:
 
 
 def _write_document(
-    votable: VOTableFile, table_columns: list[_Column] | None, text: IO[str], raw: BinaryIO
+    votable: VOTableFile, table_columns: list[Column] | None, text: IO[str], raw: BinaryIO
 ) -> None:
     version = tuple(int(part) for part in str(votable.version).split(".")[:2])
     tables = [t for t in votable.iter_tables() if len(t.array)]
@@ -170,7 +153,7 @@ def _to_xml(votable: VOTableFile, text: IO[str], **kwargs: Any) -> None:
 
 
 def _data_writer(
-    element: TableElement, columns: list[_Column] | None, text: IO[str], raw: BinaryIO
+    element: TableElement, columns: list[Column] | None, text: IO[str], raw: BinaryIO
 ) -> Any:
     """A stand-in for ``TableElement._write_binary``, called inside the DATA element."""
 
@@ -184,7 +167,7 @@ def _data_writer(
         with w.tag("BINARY2"), w.tag("STREAM", encoding="base64"):
             w._flush()  # what astropy's own BINARY2 writer does before writing the text
             text.flush()
-            _stream_base64(planned, raw)
+            stream_base64(planned, raw, _CHUNK_BYTES)
 
     return write
 
@@ -192,7 +175,7 @@ def _data_writer(
 # --- Table -> header VOTableFile + columns ---------------------------------------------
 
 
-def _table_to_votable(table: Table) -> tuple[VOTableFile, list[_Column] | None]:
+def _table_to_votable(table: Table) -> tuple[VOTableFile, list[Column] | None]:
     """A header-only VOTableFile (one row, never written) and the columns to encode.
 
     Falls back to a complete VOTableFile (and no columns) for astropy's own writer.
@@ -298,10 +281,10 @@ def _votable_datatype(dtype: Any) -> str:
     raise _Unsupported(f"arrays of {dtype}")
 
 
-# --- planning: field + data -> _Column (or _Unsupported) --------------------------------
+# --- planning: field + data -> Column (or _Unsupported) --------------------------------
 
 
-def _plan_element(element: TableElement) -> list[_Column]:
+def _plan_element(element: TableElement) -> list[Column]:
     import numpy as np
 
     array = element.array
@@ -331,7 +314,7 @@ def _parse_arraysize(arraysize: str | None) -> tuple[list[int], bool]:
     return dims, variable
 
 
-def _plan_column(field: Any, data: Any, mask: Any) -> _Column:
+def _plan_column(field: Any, data: Any, mask: Any) -> Column:
     import numpy as np
 
     datatype = field.datatype
@@ -343,7 +326,7 @@ def _plan_column(field: Any, data: Any, mask: Any) -> _Column:
     if datatype in ("bit", "boolean"):
         if data.dtype != np.bool_:
             raise _Unsupported(f"{datatype} field holding {data.dtype}")
-        return _Column(datatype, data, mask)
+        return Column(datatype, data, mask)
     base = _NUMERIC.get(datatype)
     if base is None:
         raise _Unsupported(f"datatype {datatype!r}")
@@ -361,10 +344,10 @@ def _plan_column(field: Any, data: Any, mask: Any) -> _Column:
         raise _Unsupported(f"arraysize {field.arraysize!r} but data shape {data.shape[1:]}")
     if data.dtype == np.uint64:
         _check_widening(str(field.name), data)
-    return _Column("num", data, mask, variable=variable, base=base, fill=fill)
+    return Column("num", data, mask, variable=variable, base=base, fill=fill)
 
 
-def _plan_text(datatype: str, dims: list[int], variable: bool, data: Any, mask: Any) -> _Column:
+def _plan_text(datatype: str, dims: list[int], variable: bool, data: Any, mask: Any) -> Column:
     if len(dims) > 1:
         raise _Unsupported("arrays of strings")
     if data.dtype.kind not in "USO" or data.ndim != 1:
@@ -374,7 +357,7 @@ def _plan_text(datatype: str, dims: list[int], variable: bool, data: Any, mask: 
     if profile == "other" or (profile == "bmp" and not unicode):
         raise _Unsupported(f"text not representable as {datatype}")
     width = dims[0] if dims else 1
-    return _Column("text", data, mask, variable=variable, width=width, unicode=unicode)
+    return Column("text", data, mask, variable=variable, width=width, unicode=unicode)
 
 
 def _text_profile(data: Any, mask: Any) -> str:
@@ -383,7 +366,7 @@ def _text_profile(data: Any, mask: Any) -> str:
 
     if data.dtype.kind == "O":
         return _object_text_profile(data, mask)
-    codes = _codes_view(np.ascontiguousarray(data))
+    codes = char_codes(np.ascontiguousarray(data))
     if mask is not None:
         codes = codes[~mask]
     top = int(codes.max()) if codes.size else 0
@@ -440,203 +423,3 @@ def _object_items(data: Any, mask: Any) -> Any:
 
 
 # --- encoding: columns -> BINARY2 bytes --------------------------------------------------
-
-
-def _stream_base64(columns: list[_Column], raw: BinaryIO) -> None:
-    """Encode all rows, chunk by chunk, as base64 lines into ``raw``."""
-    import numpy as np
-
-    nrows = len(columns[0].data) if columns else 0
-    step = max(1, min(1 << 20, _CHUNK_BYTES // _row_estimate(columns)))
-    carry = np.empty(0, dtype=np.uint8)  # the 0-2 bytes left over from a 3-byte quantum
-    for start in range(0, nrows, step):
-        block = _encode_rows(columns, start, min(nrows, start + step))
-        if carry.size:
-            block = np.concatenate([carry, block])
-        cut = block.size - block.size % 3
-        raw.write(binascii.b2a_base64(block[:cut].data))
-        carry = block[cut:].copy()
-    if carry.size:
-        raw.write(binascii.b2a_base64(carry.data))
-
-
-def _row_estimate(columns: list[_Column]) -> int:
-    import numpy as np
-
-    size = (len(columns) + 7) // 8
-    for col in columns:
-        if col.kind == "text":
-            chars = col.width if not col.variable else _sample_length(col.data)
-            size += 4 * col.variable + chars * (2 if col.unicode else 1)
-        elif col.variable:
-            size += 4 + np.dtype(col.base).itemsize * _sample_length(col.data)
-        elif col.kind == "num":
-            size += np.dtype(col.base).itemsize * int(np.prod(col.data.shape[1:]))
-        else:
-            size += max(1, col.data[:1].nbytes)
-    return max(1, size)
-
-
-def _sample_length(data: Any) -> int:
-    if data.dtype.kind in "US":
-        return int(data.dtype.itemsize // (4 if data.dtype.kind == "U" else 1))
-    if data.dtype.kind != "O":
-        return int(data[:1].size)
-    sample = [len(v) for v in data[:256] if v is not None and hasattr(v, "__len__")]
-    return max(1, sum(sample) // max(1, len(sample)))
-
-
-def _encode_rows(columns: list[_Column], start: int, stop: int) -> Any:
-    """The BINARY2 bytes of rows ``start:stop`` as a flat uint8 array."""
-    import numpy as np
-
-    n = stop - start
-    flags = np.zeros((n, len(columns)), dtype=bool)
-    segments: list[Any] = [None]
-    for j, col in enumerate(columns):
-        if col.mask is not None:
-            m = col.mask[start:stop]
-            flags[:, j] = m if m.ndim == 1 else m.reshape(n, -1).all(axis=1)
-        segments.extend(_ENCODERS[col.kind](col, start, stop, flags[:, j]))
-    segments[0] = np.packbits(flags, axis=1)
-    return _assemble(segments, n)
-
-
-def _encode_num(col: _Column, start: int, stop: int, nulls: Any) -> list[Any]:
-    import numpy as np
-
-    values = col.data[start:stop]
-    n = len(values)
-    if col.variable:
-        return _encode_num_variable(col, values, nulls)
-    if col.mask is not None and col.fill is not None:
-        m = col.mask[start:stop]
-        if m.any():
-            m = m.reshape(m.shape + (1,) * (values.ndim - m.ndim))
-            values = np.where(m, col.fill, values)
-    return [np.ascontiguousarray(values, dtype=col.base).reshape(n, -1).view(np.uint8)]
-
-
-def _encode_num_variable(col: _Column, values: Any, nulls: Any) -> list[Any]:
-    import numpy as np
-
-    n = len(values)
-    if values.dtype != object:  # a fixed 2-d array written as variable-length rows
-        counts = np.where(nulls, 0, values.shape[1]).astype(">i4")
-        items = np.ascontiguousarray(values, dtype=col.base).view(np.uint8)
-        sizes = np.where(nulls, 0, items.shape[1])
-        return [counts.reshape(n, 1).view(np.uint8), (sizes, items[~nulls].reshape(-1))]
-    parts = []
-    counts = np.zeros(n, dtype=">i4")
-    for i, value in enumerate(values):
-        if value is None or nulls[i]:
-            continue
-        data = np.ma.getdata(value)
-        if col.fill is not None and np.ma.is_masked(value):
-            data = np.where(np.ma.getmaskarray(value), np.asarray(col.fill, dtype=data.dtype), data)
-        parts.append(np.asarray(data, dtype=col.base).reshape(-1))
-        counts[i] = parts[-1].size
-    flat = np.concatenate(parts).astype(col.base) if parts else np.empty(0, dtype=col.base)
-    sizes = counts.astype(np.int64) * np.dtype(col.base).itemsize
-    return [counts.reshape(n, 1).view(np.uint8), (sizes, flat.view(np.uint8))]
-
-
-def _encode_bit(col: _Column, start: int, stop: int, nulls: Any) -> list[Any]:
-    import numpy as np
-
-    values = np.asarray(col.data[start:stop], dtype=bool)
-    n = len(values)
-    if values.ndim == 1:  # 0x88: astropy reads bit 3, STIL (and the standard) bit 7
-        return [np.where(values & ~nulls, 0x88, 0).astype(np.uint8).reshape(n, 1)]
-    return [np.packbits(values.reshape(n, -1), axis=1)]
-
-
-def _encode_boolean(col: _Column, start: int, stop: int, nulls: Any) -> list[Any]:
-    import numpy as np
-
-    values = np.asarray(col.data[start:stop], dtype=bool)
-    codes = np.where(values, ord("T"), ord("F")).astype(np.uint8)
-    if col.mask is not None:
-        codes[col.mask[start:stop]] = ord("?")
-    return [codes.reshape(len(values), -1)]
-
-
-def _encode_text(col: _Column, start: int, stop: int, nulls: Any) -> list[Any]:
-    import numpy as np
-
-    codes = _text_codes(col.data[start:stop], nulls)
-    n, width = codes.shape
-    char = np.dtype(">u2" if col.unicode else "u1")
-    if not col.variable:
-        out = np.zeros((n, col.width), dtype=char)
-        k = min(width, col.width)
-        out[:, :k] = codes[:, :k]
-        return [out.view(np.uint8)]
-    nonzero = codes != 0
-    lengths = np.where(nonzero.any(axis=1), width - np.argmax(nonzero[:, ::-1], axis=1), 0)
-    flat = codes[np.arange(width) < lengths[:, None]].astype(char)
-    counts = lengths.astype(">i4").reshape(n, 1).view(np.uint8)
-    return [counts, (lengths * char.itemsize, flat.view(np.uint8))]
-
-
-def _text_codes(values: Any, nulls: Any) -> Any:
-    """Character codes (uint32, shape (n, width)) of a chunk of text, nulls blanked."""
-    import numpy as np
-
-    if values.dtype.kind == "O":
-        texts = [
-            "" if v is None or nulls[i] else v.decode("ascii") if isinstance(v, bytes) else v
-            for i, v in enumerate(values)
-        ]
-        return _codes_view(np.array(texts, dtype=str))
-    codes = _codes_view(np.ascontiguousarray(values))
-    if nulls.any():
-        codes = np.where(nulls[:, None], 0, codes)
-    return codes
-
-
-def _codes_view(array: Any) -> Any:
-    import numpy as np
-
-    n = len(array)
-    if array.dtype.kind == "U":
-        return array.view(np.uint32).reshape(n, -1)
-    return array.view(np.uint8).reshape(n, -1)
-
-
-_ENCODERS = {
-    "num": _encode_num,
-    "bit": _encode_bit,
-    "boolean": _encode_boolean,
-    "text": _encode_text,
-}
-
-
-def _assemble(segments: list[Any], n: int) -> Any:
-    """Interleave per-row segments into one flat uint8 buffer, row after row.
-
-    A segment is either an (n, width) uint8 array or a pair (sizes, flat) of per-row byte
-    counts and the rows' bytes laid end to end.
-    """
-    import numpy as np
-
-    if all(not isinstance(s, tuple) for s in segments):
-        return np.concatenate(segments, axis=1).reshape(-1) if segments else np.empty(0)
-    sizes = np.zeros(n, dtype=np.int64)
-    for seg in segments:
-        sizes += seg[0] if isinstance(seg, tuple) else seg.shape[1]
-    cursor = np.zeros(n, dtype=np.int64)
-    np.cumsum(sizes[:-1], out=cursor[1:])
-    out = np.empty(int(sizes.sum()), dtype=np.uint8)
-    for seg in segments:
-        if isinstance(seg, tuple):
-            seg_sizes, flat = seg
-            begins = np.zeros(n, dtype=np.int64)
-            np.cumsum(seg_sizes[:-1], out=begins[1:])
-            out[np.repeat(cursor - begins, seg_sizes) + np.arange(flat.size)] = flat
-            cursor += seg_sizes
-        else:
-            width = seg.shape[1]
-            out[cursor[:, None] + np.arange(width)] = seg
-            cursor += width
-    return out

@@ -20,6 +20,9 @@ guard (``docs/web-profile.md`` has the whole model):
   whose private key is in its path, and only if that URL reached the client in SAMP
   traffic (and the client did not send it first).
 
+Consent (the request a hook sees, the stock hooks) is :mod:`minisamp.web_consent`,
+whose names are re-exported here; the URL translator is :mod:`minisamp.url_translator`.
+
 Threads: the server's per-connection threads (a ``pullCallbacks`` holds one for at
 most :data:`MAX_PULL_TIMEOUT`, less if the page goes away) and one reaper that
 unregisters callable pages that stopped pulling; all named, daemon, joined by
@@ -28,30 +31,31 @@ unregisters callable pages that stopped pulling; all named, daemon, joined by
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import ipaddress
 import logging
-import mimetypes
-import os
 import re
 import select
 import socket
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import IO, Any, cast
+from typing import Any
 
 from .datatypes import SampValue, decode_bool, decode_int
 from .errors import SampDataError, SAMPProxyError
 from .hub_service import FAULT_BAD_KEY, FAULT_GENERAL, ClientRecord, HubService
-from .lockfile import file_url_to_path
 from .messages import best_match
-from .xmlrpc_server import XmlRpcServer, _RequestHandler
+from .url_translator import UrlTracker, serve_url
+from .web_consent import (
+    ConsentHook,
+    WebRegistrationRequest,
+    ask_consent,
+    consent_policy,
+    prompt_consent,
+)
+from .xmlrpc_server import XmlRpcServer
 
 __all__ = [
     "DEFAULT_SAFE_MTYPES",
@@ -76,10 +80,6 @@ MAX_PULL_TIMEOUT = 600.0
 QUEUE_CAPACITY = 4096
 #: A callable page that has not pulled callbacks for this long is unregistered.
 STALE_AFTER = 600.0
-#: URLs remembered per page for the translator (oldest forgotten first).
-MAX_TRACKED_URLS = 10_000
-#: Seconds allowed to the remote server of an ``http(s):`` URL being translated.
-FETCH_TIMEOUT = 30.0
 #: The MTypes web clients may send by default (JSAMP's ``ListMessageRestriction``).
 DEFAULT_SAFE_MTYPES = (
     "samp.app.*",
@@ -94,12 +94,7 @@ DEFAULT_SAFE_MTYPES = (
 )
 
 _TRANSLATOR = "/translator/"
-_CHUNK = 64 * 1024
 _ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s,]+\Z")
-_URL = re.compile(r"(?i)(https?://|ftp://|file:)\S+\Z")
-_UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
-_TYPES = {".vot": "application/x-votable+xml", ".votable": "application/x-votable+xml"}
-_TYPES.update(dict.fromkeys((".fits", ".fit", ".fts"), "application/fits"))
 _CROSSDOMAIN = b"""<?xml version="1.0"?>
 <cross-domain-policy>
   <site-control permitted-cross-domain-policies="all"/>
@@ -130,36 +125,6 @@ _METHODS: dict[str, tuple[str, tuple[int, ...]]] = {
     "callAndWait": ("call_and_wait", (4,)),
     "reply": ("reply", (3,)),
 }
-
-
-@dataclass(frozen=True)
-class WebRegistrationRequest:
-    """A page's request to register, as the consent hook sees it.
-
-    Only *address* is established by the hub; *name* is whatever the page claims,
-    and *origin*/*referer* are what the browser sent (None when absent).
-    """
-
-    name: str
-    origin: str | None
-    referer: str | None
-    address: str
-    identity: Mapping[str, SampValue] = field(default_factory=dict)
-
-    def describe(self) -> str:
-        """Lines for a consent dialog, with control characters made harmless."""
-        return (
-            f"  Name:    {_printable(self.name)}  (claimed by the page, not verified)\n"
-            f"  Origin:  {_printable(self.origin or '(not sent)')}\n"
-            f"  Referer: {_printable(self.referer or '(not sent)')}\n"
-        )
-
-
-ConsentHook = Callable[[WebRegistrationRequest], bool]
-
-
-def _printable(text: str, limit: int = 200) -> str:
-    return _UNPRINTABLE.sub("?", text[:limit])
 
 
 @dataclass(frozen=True)
@@ -217,92 +182,6 @@ def is_local_address(host: str) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return address.is_loopback
-
-
-# -- consent helpers (for ``minisamp hub --web --web-auth prompt|allow|deny``) -----------
-
-_PROMPT_LOCK = threading.Lock()
-
-
-def prompt_consent(
-    request: WebRegistrationRequest, *, timeout: float = 60.0, tty: str = "/dev/tty"
-) -> bool:
-    """Ask y/N on the controlling terminal whether *request* may register.
-
-    False unless "y" or "yes" is typed within *timeout* seconds; also False when
-    there is no terminal.  Prompts are serialized: a second request waits (within its
-    own timeout) for the first prompt to be answered.
-    """
-    deadline = time.monotonic() + timeout
-    if not _PROMPT_LOCK.acquire(timeout=max(timeout, 0.0)):
-        logger.warning("refused web registration of %r: another prompt is pending", request.name)
-        return False
-    try:
-        try:
-            fd = os.open(tty, os.O_RDWR | os.O_NOCTTY)
-        except OSError as exc:
-            logger.warning("cannot ask for web consent (no terminal: %s): refusing", exc)
-            return False
-        try:
-            with contextlib.suppress(ImportError, OSError):
-                import termios
-
-                termios.tcflush(fd, termios.TCIFLUSH)  # no type-ahead answers for us
-            left = max(0, round(deadline - time.monotonic()))
-            os.write(fd, _prompt_text(request, left).encode("ascii", "replace"))
-            answer = _read_line(fd, deadline)
-            if answer is None:
-                os.write(fd, b"\n(no answer in time: refused)\n")
-                return False
-            return answer.strip().lower() in ("y", "yes")
-        finally:
-            os.close(fd)
-    finally:
-        _PROMPT_LOCK.release()
-
-
-def _prompt_text(request: WebRegistrationRequest, seconds: int) -> str:
-    return (
-        "\nA web page asks to register with the SAMP hub:\n"
-        + request.describe()
-        + "If you allow it, the page can message your SAMP applications and read\n"
-        "the files they send to it.  Only allow pages you trust.\n"
-        f"Allow? [y/N] (refused in {seconds} s) "
-    )
-
-
-def _read_line(fd: int, deadline: float) -> str | None:
-    data = b""
-    while b"\n" not in data and len(data) < 1024:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
-            return None
-        chunk = os.read(fd, 1024)
-        if not chunk:
-            break
-        data += chunk
-    return data.decode("ascii", "replace")
-
-
-def _allow(request: WebRegistrationRequest) -> bool:
-    logger.info("web registration of %r allowed without asking", request.name)
-    return True
-
-
-def _deny(request: WebRegistrationRequest) -> bool:
-    logger.info("web registration of %r refused by policy", request.name)
-    return False
-
-
-def consent_policy(name: str) -> ConsentHook:
-    """The consent hook for a policy name: ``prompt``, ``allow`` or ``deny``."""
-    policies: dict[str, ConsentHook] = {"prompt": prompt_consent, "allow": _allow, "deny": _deny}
-    try:
-        return policies[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown web consent policy {name!r}: use prompt, allow or deny"
-        ) from None
 
 
 # -- per-page state ---------------------------------------------------------------------
@@ -373,47 +252,7 @@ class _WebClient:
     private_key: str
     request: WebRegistrationRequest
     queue: _CallbackQueue | None = None
-    permitted: collections.OrderedDict[str, None] = field(default_factory=collections.OrderedDict)
-    blocked: collections.OrderedDict[str, None] = field(default_factory=collections.OrderedDict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def note_incoming(self, value: SampValue) -> None:
-        """URLs in *value* reached the page: it may have them translated."""
-        with self.lock:
-            for url in _urls_in(value):
-                if url not in self.blocked:
-                    _remember(self.permitted, url)
-
-    def note_outgoing(self, value: SampValue) -> None:
-        """URLs in *value* come from the page: never translate them unless already allowed."""
-        with self.lock:
-            for url in _urls_in(value):
-                if url not in self.permitted:
-                    _remember(self.blocked, url)
-
-    def may_translate(self, url: str) -> bool:
-        with self.lock:
-            return url in self.permitted
-
-
-def _remember(urls: collections.OrderedDict[str, None], url: str) -> None:
-    urls[url] = None
-    urls.move_to_end(url)
-    while len(urls) > MAX_TRACKED_URLS:
-        urls.popitem(last=False)
-
-
-def _urls_in(value: SampValue) -> Iterator[str]:
-    stack: list[SampValue] = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if _URL.match(item.strip()):
-                yield item.strip()
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, dict):
-            stack.extend(item.values())
+    urls: UrlTracker = field(default_factory=UrlTracker)
 
 
 def _peer_gone(sock: socket.socket) -> bool:
@@ -427,27 +266,6 @@ def _peer_gone(sock: socket.socket) -> bool:
 
 
 # -- the HTTP side ----------------------------------------------------------------------
-
-
-class _WebRequestHandler(_RequestHandler):
-    """Refuses non-local peers before reading anything; remembers itself for dispatch."""
-
-    def parse_request(self) -> bool:
-        if not super().parse_request():
-            return False
-        owner = cast(WebProfile, self.server.owner)
-        if not is_local_address(str(self.client_address[0])):
-            logger.warning("refused a Web Profile request from %s", self.client_address[0])
-            self._error(403, "Access to this SAMP hub from non-local hosts is not permitted")
-            return False
-        owner._local.handler = self
-        return True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        text = format % args
-        if _TRANSLATOR in text:  # the path holds a private key: never log it
-            text = re.sub(re.escape(_TRANSLATOR) + r"\S*", _TRANSLATOR + "…", text)
-        logger.debug("%s - %s", self.address_string(), text)
 
 
 class WebProfile(XmlRpcServer):
@@ -469,12 +287,10 @@ class WebProfile(XmlRpcServer):
         stale_after: float = STALE_AFTER,
     ) -> None:
         super().__init__(self._dispatch, host=host, port=port, path="/", name="minisamp-web")
-        self._server.RequestHandlerClass = _WebRequestHandler
         self.service = service
         self.consent = consent
         self.restriction = MTypeRestriction.from_option(restrict_mtypes)
         self.stale_after = stale_after
-        self._local = threading.local()
         self._lock = threading.Lock()
         self._by_key: dict[str, _WebClient] = {}
         self._by_id: dict[str, _WebClient] = {}
@@ -518,7 +334,7 @@ class WebProfile(XmlRpcServer):
             logger.info("dropped %s for %s: it does not pull callbacks", method, record.public_id)
             self.service.delivery_failed(record.public_id, method, args, "it is not callable")
             return
-        client.note_incoming(list(args))
+        client.urls.note_incoming(list(args))
         if not queue.put({"samp.methodName": method, "samp.params": list(args)}):
             logger.warning("callback queue of %s is full: dropped %s", record.public_id, method)
             self.service.delivery_failed(record.public_id, method, args, "its queue is full")
@@ -560,9 +376,9 @@ class WebProfile(XmlRpcServer):
                 FAULT_GENERAL, 'Client is not callable: call allowReverseCallbacks(key, "1") first'
             )
         for value in params[1:]:
-            web.note_outgoing(value)
+            web.urls.note_outgoing(value)
         result = getattr(self.service, attr)(*params)
-        web.note_incoming(result)
+        web.urls.note_incoming(result)
         return result
 
     def _client(self, key: Any) -> _WebClient:
@@ -581,9 +397,9 @@ class WebProfile(XmlRpcServer):
         if not isinstance(name, str) or not name.strip():
             raise SAMPProxyError(FAULT_GENERAL, "register needs a map holding samp.name")
         request = self._registration_request(name, identity)
-        if not self._consents(request):
+        if not ask_consent(self.consent, request):
             raise SAMPProxyError(
-                FAULT_GENERAL, f"Registration of {_printable(name)!r} refused by the hub's user"
+                FAULT_GENERAL, f"Registration of {request.display_name!r} refused by the hub's user"
             )
         if self._stopping.is_set():
             raise SAMPProxyError(FAULT_GENERAL, "the hub is shutting down")
@@ -596,22 +412,12 @@ class WebProfile(XmlRpcServer):
         return reg
 
     def _registration_request(self, name: str, identity: dict[str, Any]) -> WebRegistrationRequest:
-        handler = getattr(self._local, "handler", None)
+        handler = self.current_handler()
         headers = handler.headers if handler is not None else {}
         address = str(handler.client_address[0]) if handler is not None else ""
         return WebRegistrationRequest(
             name, headers.get("Origin"), headers.get("Referer"), address, identity
         )
-
-    def _consents(self, request: WebRegistrationRequest) -> bool:
-        if self.consent is None:
-            logger.warning("refused web registration of %r: no consent hook", request.name)
-            return False
-        try:
-            return bool(self.consent(request))
-        except Exception:
-            logger.exception("the web consent hook failed: refusing %r", request.name)
-            return False
 
     def _allow_reverse_callbacks(self, key: Any, flag: Any) -> str:
         client = self._client(key)
@@ -639,7 +445,7 @@ class WebProfile(XmlRpcServer):
             ) from None
         if seconds < 0 or seconds > MAX_PULL_TIMEOUT:
             seconds = MAX_PULL_TIMEOUT
-        handler = getattr(self._local, "handler", None)
+        handler = self.current_handler()
         sock = handler.connection if handler is not None else None
         return queue.pull(seconds, lambda: sock is not None and _peer_gone(sock))
 
@@ -652,7 +458,20 @@ class WebProfile(XmlRpcServer):
                 if queue is not None and queue.idle_for() > self.stale_after:
                     self.service.disconnect(client.public_id, "it stopped pulling callbacks")
 
-    # -- plain HTTP: CORS, policy file, URL translator -----------------------------------
+    # -- plain HTTP: local peers only, CORS, policy file, URL translator ----------------
+
+    def admit(self, client_address: tuple[str, int]) -> bool:
+        """Serve only peers on this machine (the others get 403 before their body is read)."""
+        if is_local_address(str(client_address[0])):
+            return True
+        logger.warning("refused a Web Profile request from %s", client_address[0])
+        return False
+
+    def redact(self, line: str) -> str:
+        """Hide the translator paths in the access log: each holds a private key."""
+        if _TRANSLATOR in line:
+            line = re.sub(re.escape(_TRANSLATOR) + r"\S*", _TRANSLATOR + "…", line)
+        return line
 
     def extra_headers(self, handler: Any) -> dict[str, str]:
         """CORS headers: echo a well-formed ``Origin``, answer Private Network Access."""
@@ -683,7 +502,7 @@ class WebProfile(XmlRpcServer):
         """``/crossdomain.xml`` and the URL translator; 404 for anything else."""
         path: str = handler.path
         if path == "/crossdomain.xml":
-            handler._send(200, _CROSSDOMAIN, "text/x-cross-domain-policy")
+            handler.send_body(200, _CROSSDOMAIN, "text/x-cross-domain-policy")
         elif path.startswith(_TRANSLATOR):
             self._translate(handler, path[len(_TRANSLATOR) :])
         else:
@@ -693,82 +512,11 @@ class WebProfile(XmlRpcServer):
         key, _, quoted = rest.partition("?")
         client = self._by_key.get(urllib.parse.unquote(key))
         if client is None:
-            handler._error(403, "unknown or expired Web Profile private key")
+            handler.send_error_text(403, "unknown or expired Web Profile private key")
             return
         target = urllib.parse.unquote(quoted)
-        if not client.may_translate(target):
+        if not client.urls.may_translate(target):
             logger.warning("translator: %s asked for a URL it was never sent", client.public_id)
-            handler._error(403, "this URL has not been sent to you in SAMP messages")
+            handler.send_error_text(403, "this URL has not been sent to you in SAMP messages")
             return
-        scheme = urllib.parse.urlsplit(target).scheme.lower()
-        if scheme == "file":
-            self._serve_file(handler, target)
-        elif scheme in ("http", "https"):
-            self._serve_remote(handler, target)
-        else:
-            handler._error(403, f"the translator does not serve {scheme}: URLs")
-
-    def _serve_file(self, handler: Any, url: str) -> None:
-        try:
-            path = file_url_to_path(url)
-            stream = open(path, "rb")  # noqa: SIM115 (_stream closes it)
-        except ValueError:
-            handler._error(403, "only local file: URLs are served")
-            return
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            handler._error(404, "no such file")
-            return
-        except OSError:
-            handler._error(403, "the hub cannot read this file")
-            return
-        suffix = path.suffix.lower()
-        content_type = _TYPES.get(suffix) or mimetypes.guess_type(path.name)[0]
-        size = os.fstat(stream.fileno()).st_size
-        self._stream(handler, stream, content_type or "application/octet-stream", size)
-
-    def _serve_remote(self, handler: Any, url: str) -> None:
-        try:
-            response = urllib.request.urlopen(url, timeout=FETCH_TIMEOUT)
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            handler._error(502, f"the remote server answered HTTP {exc.code}")
-            return
-        except (OSError, ValueError) as exc:
-            handler._error(502, f"cannot fetch the URL: {exc}")
-            return
-        length = response.headers.get("Content-Length")
-        size = int(length) if length and length.isascii() and length.isdigit() else None
-        content_type = response.headers.get("Content-Type", "application/octet-stream")
-        self._stream(handler, response, content_type, size)
-
-    def _stream(self, handler: Any, stream: IO[bytes], content_type: str, size: int | None) -> None:
-        with stream:
-            handler.send_response(200)
-            handler.send_header("Content-Type", content_type)
-            for name, value in self.extra_headers(handler).items():
-                handler.send_header(name, value)
-            if size is None:
-                handler.send_header("Connection", "close")
-                handler.close_connection = True
-            else:
-                handler.send_header("Content-Length", str(size))
-            handler.end_headers()
-            try:
-                complete = _copy(stream, handler.wfile, size)
-            except OSError:
-                complete = False  # the page went away, or the source failed
-            if not complete:
-                handler.close_connection = True
-
-
-def _copy(source: IO[bytes], sink: Any, size: int | None) -> bool:
-    """Copy *size* bytes (None: all) in chunks; False if *source* ended early."""
-    left = size
-    while left is None or left > 0:
-        chunk = source.read(_CHUNK if left is None else min(_CHUNK, left))
-        if not chunk:
-            return left is None
-        sink.write(chunk)
-        if left is not None:
-            left -= len(chunk)
-    return True
+        serve_url(handler, target, self.extra_headers(handler))

@@ -10,6 +10,13 @@ read; bodies are parsed by :mod:`minisamp.xmlrpc_codec` (defused, depth-limited)
 connection has an idle timeout, so a slow sender ties up one thread for a bounded
 time; at most ``max_connections`` are served at once.  One named daemon thread per
 connection (keep-alive), joined on :meth:`XmlRpcServer.close`.
+
+Subclasses customise it by overriding the hooks at the end of :class:`XmlRpcServer`:
+admit or refuse a peer, answer GET and OPTIONS, add headers, redact the access log.
+The hooks that answer are given the request handler and reply through its
+``send_body(code, body, content_type)`` or ``send_error_text(code, text)``; a dispatcher
+that needs the request's headers or socket gets its handler from
+:meth:`XmlRpcServer.current_handler`.
 """
 
 from __future__ import annotations
@@ -50,11 +57,22 @@ class _RequestHandler(xmlrpc.server.SimpleXMLRPCRequestHandler):
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    def parse_request(self) -> bool:
+        """Read the request line and headers; refuse (403) a peer the owner does not admit."""
+        if not super().parse_request():
+            return False
+        if not self.server.admit(self.client_address):
+            logger.debug("refused a request from %s: not admitted", self.client_address[0])
+            self.send_error_text(403, "Access to this server from your address is not permitted")
+            return False
+        self.server.requests.handler = self
+        return True
+
     def do_POST(self) -> None:
         body = self._read_body()
         if body is None:
             return
-        self._send(200, self.server.respond(body, self.client_address))
+        self.send_body(200, self.server.respond(body, self.client_address))
 
     def do_GET(self) -> None:
         self.server.handle_get(self)
@@ -64,16 +82,16 @@ class _RequestHandler(xmlrpc.server.SimpleXMLRPCRequestHandler):
 
     def _read_body(self) -> bytes | None:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            self._error(411, "chunked bodies are not accepted: send a Content-Length")
+            self.send_error_text(411, "chunked bodies are not accepted: send a Content-Length")
             return None
         length = self.headers.get("Content-Length")
         if length is None or not (length.isascii() and length.isdigit()):  # not "²"
-            self._error(411, "a Content-Length header is required")
+            self.send_error_text(411, "a Content-Length header is required")
             return None
         size = int(length)
         if size > self.server.max_body:
             limit = self.server.max_body
-            self._error(413, f"request body of {size} bytes is over the {limit} limit")
+            self.send_error_text(413, f"request body of {size} bytes is over the {limit} limit")
             return None
         try:
             body = self.rfile.read(size)
@@ -85,17 +103,19 @@ class _RequestHandler(xmlrpc.server.SimpleXMLRPCRequestHandler):
             return None
         encoding = self.headers.get("Content-Encoding", "identity").lower()
         if encoding != "identity":
-            self._error(415, f"Content-Encoding {encoding} is not accepted")
+            self.send_error_text(415, f"Content-Encoding {encoding} is not accepted")
             return None
         return body
 
-    def _error(self, code: int, text: str) -> None:
+    def send_error_text(self, code: int, text: str) -> None:
+        """Answer with status *code* and *text* as a text/plain body; close the connection."""
         self.close_connection = True
-        self._send(code, text.encode("ascii", "replace"), "text/plain", close=True)
+        self.send_body(code, text.encode("ascii", "replace"), "text/plain", close=True)
 
-    def _send(
+    def send_body(
         self, code: int, body: bytes, content_type: str = "text/xml", *, close: bool = False
     ) -> None:
+        """Answer with status *code* and *body*, plus the owner's extra headers."""
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -107,7 +127,7 @@ class _RequestHandler(xmlrpc.server.SimpleXMLRPCRequestHandler):
         self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("%s - %s", self.address_string(), format % args)
+        logger.debug("%s - %s", self.address_string(), self.server.redact(format % args))
 
 
 class _HTTPServer(xmlrpc.server.SimpleXMLRPCServer):
@@ -126,9 +146,16 @@ class _HTTPServer(xmlrpc.server.SimpleXMLRPCServer):
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
         self._threads: dict[threading.Thread, socket.socket] = {}
+        self.requests = threading.local()  # .handler: the request this thread is serving
         super().__init__(
             address, _RequestHandler, logRequests=False, allow_none=False, bind_and_activate=True
         )
+
+    def admit(self, client: tuple[str, int]) -> bool:
+        return self.owner.admit(client)
+
+    def redact(self, line: str) -> str:
+        return self.owner.redact(line)
 
     def respond(self, body: bytes, client: tuple[str, int]) -> bytes:
         return self.owner.respond(body, client)
@@ -253,7 +280,23 @@ class XmlRpcServer:
         self._wake_r.close()
         self._wake_w.close()
 
+    def current_handler(self) -> Any:
+        """The handler of the request the calling thread is serving, or None outside one.
+
+        For a dispatcher that needs more than the client address: the request's
+        ``headers``, its ``connection`` socket.  Set once the request is admitted.
+        """
+        return getattr(self._server.requests, "handler", None)
+
     # -- what subclasses or owners may customise ---------------------------------------
+
+    def admit(self, client_address: tuple[str, int]) -> bool:
+        """Whether to serve a request from *client_address* (default: always).
+
+        Asked for every request once its headers are read, before its body is: a
+        request refused here is answered with HTTP 403 and its connection closed.
+        """
+        return True
 
     def respond(self, body: bytes, client: tuple[str, int]) -> bytes:
         """Parse a request body, dispatch it, and return the response body."""
@@ -279,12 +322,16 @@ class XmlRpcServer:
 
     def handle_get(self, handler: Any) -> None:
         """Answer a GET (default: 404)."""
-        handler._error(404, "this is a SAMP XML-RPC endpoint: POST to it")
+        handler.send_error_text(404, "this is a SAMP XML-RPC endpoint: POST to it")
 
     def handle_options(self, handler: Any) -> None:
         """Answer an OPTIONS request (default: 405)."""
-        handler._error(405, "OPTIONS is not supported here")
+        handler.send_error_text(405, "OPTIONS is not supported here")
 
     def extra_headers(self, handler: Any) -> dict[str, str]:
         """Headers to add to every response (default: none)."""
         return {}
+
+    def redact(self, line: str) -> str:
+        """*line*, about to go to the DEBUG access log, with any secret removed (default: as is)."""
+        return line

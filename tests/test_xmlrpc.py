@@ -484,6 +484,61 @@ def test_get_is_answered_with_404(serve: Any) -> None:
         conn.close()
 
 
+def test_peer_not_admitted_gets_403_before_its_body_is_read_and_is_never_dispatched() -> None:
+    dispatched: list[str] = []
+    asked: list[tuple[str, int]] = []
+
+    def record(method: str, params: tuple[Any, ...], client: tuple[str, int]) -> Any:
+        dispatched.append(method)
+        return ""
+
+    class Refusing(XmlRpcServer):
+        def admit(self, client_address: tuple[str, int]) -> bool:
+            asked.append(client_address)
+            return False
+
+    server = Refusing(record)
+    server.start()
+    try:
+        with socket.create_connection(server.address, timeout=5) as sock:
+            # headers promise a body that never comes: only an answer given before
+            # reading the body arrives within the timeout
+            sock.sendall(
+                f"POST {server.path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n"
+                "Content-Length: 100\r\n\r\n".encode()
+            )
+            reply = b""
+            while chunk := sock.recv(4096):  # the server closes the connection
+                reply += chunk
+    finally:
+        server.close()
+    assert reply.startswith(b"HTTP/1.1 403 ")
+    assert asked and asked[0][0] == "127.0.0.1"
+    assert dispatched == []
+
+
+def test_redact_hides_secrets_from_the_access_log(caplog: pytest.LogCaptureFixture) -> None:
+    class Redacting(XmlRpcServer):
+        def redact(self, line: str) -> str:
+            return line.replace("k:secret-123", "k:…")
+
+    server = Redacting(echo)
+    server.start()
+    try:
+        with (
+            caplog.at_level(logging.DEBUG, logger="minisamp.xmlrpc_server"),
+            socket.create_connection(server.address, timeout=5) as sock,
+        ):
+            sock.sendall(b"GET /k:secret-123 junk HTTP/1.1\r\n\r\n")  # logged as bad syntax
+            while sock.recv(4096):
+                pass
+    finally:
+        server.close()
+    log = "\n".join(r.getMessage() for r in caplog.records if r.name == "minisamp.xmlrpc_server")
+    assert "GET /k:…" in log
+    assert "secret-123" not in log
+
+
 def test_closed_proxy_refuses_calls_until_reopened(serve: Any, proxies: Any) -> None:
     proxy = proxies(serve().url, timeout=5)
     assert proxy.call("echo", "1") == "1"
