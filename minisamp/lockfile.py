@@ -25,7 +25,6 @@ import stat
 import sys
 import time
 import urllib.parse
-import urllib.request
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -107,6 +106,15 @@ def hub_lockfile_path(environ: Mapping[str, str] | None = None) -> Path:
     return file_url_to_path(url)
 
 
+def _url2pathname(path: str) -> str:
+    """``urllib.request.url2pathname`` without importing urllib.request."""
+    if os.name == "nt":
+        from nturl2path import url2pathname
+
+        return str(url2pathname(path))
+    return urllib.parse.unquote(path)
+
+
 def file_url_to_path(url: str) -> Path:
     """The local path of a ``file:`` URL (``file:/p``, ``file:///p``, ``file://localhost/p``)."""
     parts = urllib.parse.urlsplit(url)
@@ -114,7 +122,7 @@ def file_url_to_path(url: str) -> Path:
         raise ValueError(f"not a file: URL: {url}")
     if parts.netloc not in ("", "localhost", "127.0.0.1"):
         raise ValueError(f"file URL on another host: {url}")
-    return Path(urllib.request.url2pathname(parts.path))
+    return Path(_url2pathname(parts.path))
 
 
 def parse_lockfile(text: str, source: str = "") -> LockInfo:
@@ -156,6 +164,8 @@ def read_lockfile(url: str | None = None, *, timeout: float = 5.0) -> LockInfo |
         except IsADirectoryError:
             raise HubNotFoundError(f"the SAMP lockfile {path} is a directory, not a file") from None
     try:
+        import urllib.request  # only for http: lockfiles (it loads ssl and email)
+
         with urllib.request.urlopen(url, timeout=timeout) as reply:
             data = reply.read(_MAX_LOCKFILE_BYTES)
     except (OSError, ValueError, http.client.HTTPException) as exc:

@@ -14,8 +14,6 @@ import re
 import xmlrpc.client
 from typing import Any
 
-from defusedxml.xmlrpc import DefusedExpatParser
-
 from .datatypes import SampValue, from_wire
 from .errors import PeerProtocolError, SAMPProxyError
 
@@ -25,6 +23,9 @@ __all__ = ["dump_fault", "dump_request", "dump_response", "parse_request", "pars
 
 
 def _unmarshal(body: bytes) -> xmlrpc.client.Unmarshaller:
+    # Imported here: defusedxml.xmlrpc loads xmlrpc.server, which `import minisamp` avoids.
+    from defusedxml.xmlrpc import DefusedExpatParser
+
     unmarshaller = xmlrpc.client.Unmarshaller()
     parser = DefusedExpatParser(unmarshaller, forbid_dtd=True)
     parser.feed(body)
