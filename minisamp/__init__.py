@@ -1,3 +1,102 @@
-"""minisamp: a small, fast, pure-Python SAMP client, hub and pyvo.samp drop-in."""
+"""minisamp: a small, fast, pure-Python SAMP client, hub and pyvo.samp drop-in.
+
+What it does: talks SAMP 1.3 (Standard Profile) to any hub — TOPCAT's, JSAMP's,
+DS9's, pyvo's or its own — with the names of ``pyvo.samp`` (``SAMPIntegratedClient``,
+``SAMPProxyError``, …) and a Pythonic layer beside them (:class:`Client`,
+futures, ``request``, ``@client.on``).  What it deliberately does not do on
+import: load astropy, numpy or pyvo, start threads, or touch files.  The hub and the
+table helpers are loaded on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .client import Client, ClientState
+from .compat import SAMPIntegratedClient
+from .directory import ClientInfo
+from .errors import (
+    ClientNotFoundError,
+    HubGoneError,
+    HubNotFoundError,
+    MissingDependencyError,
+    PeerProtocolError,
+    SAMPClientError,
+    SampDataError,
+    SampError,
+    SAMPHubError,
+    SAMPProxyError,
+    SAMPProxyTimeoutError,
+    SampResponseError,
+    SampTimeoutError,
+    SAMPWarning,
+    TransportError,
+)
+from .handlers import REPLY_LATER, Inbox, ReceivedMessage
+from .messages import SAMP_STATUS_ERROR, SAMP_STATUS_OK, SAMP_STATUS_WARNING, Message, Response
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "REPLY_LATER",
+    "SAMP_STATUS_ERROR",
+    "SAMP_STATUS_OK",
+    "SAMP_STATUS_WARNING",
+    "Client",
+    "ClientInfo",
+    "ClientNotFoundError",
+    "ClientState",
+    "HubGoneError",
+    "HubNotFoundError",
+    "Inbox",
+    "Message",
+    "MissingDependencyError",
+    "PeerProtocolError",
+    "ReceivedMessage",
+    "Response",
+    "SAMPClientError",
+    "SAMPHubError",
+    "SAMPIntegratedClient",
+    "SAMPProxyError",
+    "SAMPProxyTimeoutError",
+    "SAMPWarning",
+    "SampDataError",
+    "SampError",
+    "SampResponseError",
+    "SampTimeoutError",
+    "TransportError",
+]
+
+#: Public names loaded on first use: name → module.  Add a name to __all__ too once
+#: its module exists and importing it stays free of astropy, threads and files.
+_LAZY = {
+    "Delivery": "minisamp.helpers",
+    "Hub": "minisamp.hub",
+    "SAMPHubServer": "minisamp.compat",
+    "accessible_table": "minisamp.helpers",
+    "client_label": "minisamp.helpers",
+    "connection": "minisamp.helpers",
+    "find_client_id": "minisamp.helpers",
+    "point_at": "minisamp.helpers",
+    "receive_image": "minisamp.helpers",
+    "receive_table": "minisamp.helpers",
+    "send_and_wait": "minisamp.helpers",
+    "send_image_to": "minisamp.helpers",
+    "send_product_to": "minisamp.helpers",
+    "send_spectrum_to": "minisamp.helpers",
+    "send_table_to": "minisamp.helpers",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'minisamp' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

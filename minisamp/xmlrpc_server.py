@@ -69,10 +69,14 @@ class _RequestHandler(xmlrpc.server.SimpleXMLRPCRequestHandler):
         return True
 
     def do_POST(self) -> None:
-        body = self._read_body()
-        if body is None:
-            return
-        self.send_body(200, self.server.respond(body, self.client_address))
+        self.server.begin_request(self.connection)
+        try:
+            body = self._read_body()
+            if body is not None:
+                self.send_body(200, self.server.respond(body, self.client_address))
+        finally:
+            if self.server.end_request(self.connection):
+                self.close_connection = True  # the server is closing: no next request
 
     def do_GET(self) -> None:
         self.server.handle_get(self)
@@ -146,6 +150,8 @@ class _HTTPServer(xmlrpc.server.SimpleXMLRPCServer):
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
         self._threads: dict[threading.Thread, socket.socket] = {}
+        self._busy: set[socket.socket] = set()  # connections with a request in flight
+        self._closing = False
         self.requests = threading.local()  # .handler: the request this thread is serving
         super().__init__(
             address, _RequestHandler, logRequests=False, allow_none=False, bind_and_activate=True
@@ -194,10 +200,26 @@ class _HTTPServer(xmlrpc.server.SimpleXMLRPCServer):
             with self._lock:
                 self._threads.pop(threading.current_thread(), None)
 
-    def close_connections(self, timeout: float) -> None:
+    def begin_request(self, sock: socket.socket) -> None:
         with self._lock:
+            self._busy.add(sock)
+
+    def end_request(self, sock: socket.socket) -> bool:
+        """Mark a request answered; True if its connection should close now."""
+        with self._lock:
+            self._busy.discard(sock)
+            return self._closing
+
+    def close_connections(self, timeout: float) -> None:
+        # Idle keep-alive connections are cut; one with a request in flight (e.g. the
+        # very call that made the owner close) finishes its response first.
+        with self._lock:
+            self._closing = True
             threads = dict(self._threads)
+            busy = set(self._busy)
         for sock in threads.values():
+            if sock in busy:
+                continue
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
         for thread in threads:

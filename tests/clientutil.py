@@ -1,0 +1,59 @@
+"""Helpers shared by the client tests: connected clients and a value that arrives later."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, Generic, TypeVar
+
+from minisamp import Client, ClientInfo
+from minisamp.directory import HUB_EVENTS
+
+T = TypeVar("T")
+
+
+class Arrival(Generic[T]):
+    """A value another thread hands over once; ``get()`` waits for it."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._values: list[T] = []
+
+    def put(self, value: T) -> None:
+        self._values.append(value)
+        self._event.set()
+
+    def get(self, timeout: float = 10.0) -> T:
+        assert self._event.wait(timeout), "nothing arrived in time"
+        return self._values[0]
+
+    @property
+    def values(self) -> list[T]:
+        return list(self._values)
+
+
+@contextmanager
+def connected(name: str, **kwargs: Any) -> Iterator[Client]:
+    client = Client(name, **kwargs)
+    client.connect()
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def wait_for_directory(
+    client: Client, predicate: Callable[[Mapping[str, ClientInfo]], bool], timeout: float = 30
+) -> None:
+    """Wait, on hub events, until *predicate* holds for ``client.clients``."""
+    events: queue.SimpleQueue[object] = queue.SimpleQueue()
+    for mtype in HUB_EVENTS:
+        client.on(mtype, events.put)
+    try:
+        while not predicate(client.clients):
+            events.get(timeout=timeout)
+    finally:
+        for mtype in HUB_EVENTS:
+            client.off(mtype)
