@@ -208,3 +208,32 @@ def test_demo_sends_and_receives_a_table() -> None:
     result = run("demo")
     assert result.returncode == 0, result.stderr
     assert "5 rows x 4 columns" in result.stdout and "Bételgeuse" in result.stdout
+
+
+def test_hub_command_serves_the_web_profile_when_asked(tmp_path: Path) -> None:
+    import socket
+
+    from minisamp.xmlrpc_transport import XmlRpcProxy
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    hub = start(
+        "hub",
+        "--lockfile",
+        str(tmp_path / "lock"),
+        "--web",
+        "--web-port",
+        str(port),
+        "--web-auth",
+        "allow",
+    )
+    try:
+        read_line_with(hub, "press Ctrl-C")
+        web = XmlRpcProxy(f"http://127.0.0.1:{port}/", timeout=10)
+        reg = web.call("samp.webhub.register", {"samp.name": "a page"})
+        assert isinstance(reg, dict) and "samp.url-translator" in reg
+        web.close()
+    finally:
+        hub.send_signal(signal.SIGINT)
+        assert hub.wait(20) == 0
