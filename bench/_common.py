@@ -34,11 +34,13 @@ __all__ = [
     "MetricResult",
     "Quantity",
     "child_env",
+    "environ",
     "fmt",
     "format_result",
     "format_table",
     "interleave",
     "log",
+    "running_peer",
     "spawn",
     "stop_process",
     "wait_for",
@@ -59,12 +61,17 @@ class BenchError(RuntimeError):
 
 @dataclass
 class Quantity:
-    """One measured quantity: samples per implementation, in *unit*."""
+    """One measured quantity: samples per implementation, in *unit*.
+
+    Implementations named in *references* (a stdlib floor, another API of ours) are
+    shown for context: they get a ratio in the table but no bar in the chart.
+    """
 
     name: str
     unit: str
     lower_is_better: bool = True
     samples: dict[str, list[float]] = field(default_factory=dict)
+    references: set[str] = field(default_factory=set)
 
     def add(self, impl: str, value: float) -> None:
         """Record one sample of *impl*."""
@@ -103,10 +110,14 @@ class Goal:
         """A goal whose outcome is ``predicate(value)``, or None when *value* is NaN."""
         return cls(text, None if math.isnan(value) else predicate(value), value)
 
+    def shown(self) -> str:
+        """The value with four significant digits, so 1.004 against "≤ 1" reads as missed."""
+        return fmt(self.value) if abs(self.value) >= 1000 else f"{self.value:.4g}"
+
     def describe(self) -> str:
         """``<text>: met (0.61)`` and the like."""
         mark = {True: "met", False: "MISSED", None: "not measured"}[self.met]
-        shown = "" if math.isnan(self.value) else f" ({fmt(self.value)})"
+        shown = "" if math.isnan(self.value) else f" ({self.shown()})"
         return f"{self.text}: {mark}{shown}"
 
 
@@ -120,7 +131,6 @@ class MetricResult:
     quantities: list[Quantity] = field(default_factory=list)
     goals: list[Goal] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    output: str = ""  # verbatim output of a script run as a placeholder
 
     def quantity(self, name: str) -> Quantity:
         """The quantity called *name*."""
@@ -174,12 +184,10 @@ def format_table(quantity: Quantity, *, markdown: bool = False) -> str:
 
 
 def format_result(result: MetricResult) -> str:
-    """The result as plain text: a table per quantity, verbatim output, goals, notes."""
+    """The result as plain text: a table per quantity, goals, notes."""
     lines = [f"== {result.title} ==", result.method.replace("`", ""), ""]
     for quantity in result.quantities:
         lines += [format_table(quantity), ""]
-    if result.output:
-        lines += [result.output, ""]
     lines += [f"goal: {goal.describe()}" for goal in result.goals]
     lines += [f"note: {note}" for note in result.notes]
     return "\n".join(lines)
@@ -292,6 +300,47 @@ def spawn(
         yield proc
     finally:
         stop_process(proc)
+
+
+@contextlib.contextmanager
+def running_peer(
+    args: Sequence[str], *, env: Mapping[str, str], ready: Path, timeout: float = 30.0
+) -> Iterator[str]:
+    """Run ``bench/_peer.py`` (*args* after the module, *ready* last) for the block.
+
+    Yields what the peer wrote to *ready* once it is up (a client id or a port); its
+    output goes to *ready* + ``.log``, whose end a BenchError quotes if it fails.
+    """
+    log_path = ready.with_name(ready.name + ".log")
+    command = [sys.executable, "-m", "bench._peer", *args, str(ready)]
+    with spawn(command, env=env, log=log_path) as proc:
+
+        def up() -> bool:
+            if proc.poll() is not None:
+                raise BenchError(f"peer {' '.join(args)} exited with status {proc.returncode}")
+            return ready.exists()
+
+        try:
+            wait_for(up, timeout, f"peer {' '.join(args)} to start")
+        except BenchError as exc:
+            tail = log_path.read_text(errors="replace")[-1500:] if log_path.exists() else ""
+            raise BenchError(f"{exc}; its output ends:\n{tail}") from None
+        yield ready.read_text(encoding="utf-8").strip()
+
+
+@contextlib.contextmanager
+def environ(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables *values* in this process for the block, then restore."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def child_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:

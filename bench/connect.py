@@ -15,10 +15,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from ._common import (
     Goal,
     MetricResult,
     Quantity,
+    environ,
     format_result,
     interleave,
     log,
@@ -55,20 +55,6 @@ def _pyvo() -> ConnectionFactory:
     samp.conf.use_internet = False
     factory: ConnectionFactory = samp.connection
     return factory
-
-
-@contextlib.contextmanager
-def _environ(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def cycle_time(factory: ConnectionFactory, cycles: int) -> float:
@@ -109,7 +95,7 @@ def measure(
                     env = {"SAMP_HUB": hub.env["SAMP_HUB"], "HOME": str(Path(tmp) / hub_impl)}
                     if progress is not None:
                         progress(f"connect: {', '.join(factories)} on the {hub_impl} hub")
-                    with _environ(env):
+                    with environ(env):
                         interleave(
                             {
                                 impl: _runner(factory, quantity.name, cycles, hub)

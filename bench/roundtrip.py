@@ -1,241 +1,348 @@
-"""Round-trip latency and notify throughput: minisamp's client vs pyvo's, on several hubs.
+"""Round trip: ``call_and_wait`` of ``samp.app.ping``, minisamp vs pyvo.samp, on every hub.
 
-For each hub (pyvo's, minisamp's when ``minisamp.hub`` imports, JSAMP's when ``jsamp``
-is installed; each in its own process) two clients A and B of one library register,
-and we measure:
+    python bench/roundtrip.py                       # or: python -m bench.roundtrip
+    python bench/roundtrip.py --quick               # a few calls, one round
+    python bench/roundtrip.py --hubs minisamp,JSAMP --repeat 9 --calls 500
 
-* ``call_and_wait`` of ``samp.app.ping`` A→B: median and p90 (the hub's callAndWait);
-* for minisamp, also ``request`` (async call + receiveResponse, no callAndWait);
-* notify: N notifications A→B, messages per second until the last one is handled.
+Every party is its own process, as in a user's session: the hub (minisamp's,
+pyvo.samp's, JSAMP's; see :mod:`bench._hubs`), the responder (a minisamp client and
+a pyvo.samp client, both answering ``samp.app.ping`` themselves; :mod:`bench._peer`)
+and the caller (this process, which runs nothing else meanwhile).  One sample: the
+caller enters its library's ``connection()``, makes a few unrecorded calls, then
+times *calls* ``call_and_wait(responder, samp.app.ping, "2")`` to the responder of its
+own library and takes the median per call.  Beside them, timed the same way:
 
-The floor is a raw stdlib ``xmlrpc.client`` → ``SimpleXMLRPCServer`` request/response on
-loopback: a SAMP round trip is at least four of those (A→hub, hub→B, B→hub, hub→A).
+* ``minisamp request()``: an asynchronous call whose reply the hub delivers to the
+  caller's callback server (no ``callAndWait`` at the hub);
+* the floor: a raw stdlib ``xmlrpc.client`` → ``SimpleXMLRPCServer`` request/response
+  on loopback (the server in its own process), times 3, since a ``callAndWait`` is
+  three of them (caller → hub, hub → responder, responder → hub ``reply``).
 
-Run: ``python bench/roundtrip.py [--calls 300] [--notifies 500]``.
+All four take turns (A B C D A B C D …) after a warm-up round.  A call that times out
+(pyvo.samp's hub drops a reply that arrives before it has started waiting for it) is
+left out of the median and counted in a note.  Goals: minisamp end to end (its
+clients, its hub) ≤ 1/10 of pyvo.samp end to end; minisamp's client no slower than
+pyvo.samp's on every hub; minisamp end to end within 3× of the stdlib floor × 3.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import shutil
+import importlib
+import importlib.util
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import xmlrpc.client
-import xmlrpc.server
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-HUB_SCRIPTS = {
-    "pyvo": (
-        "from pyvo.samp import SAMPHubServer; import threading; "
-        "h = SAMPHubServer(web_profile=False, addr='127.0.0.1'); h.start(); "
-        "threading.Event().wait()"
-    ),
-    "minisamp": (
-        "from minisamp.hub import Hub; import threading; "
-        "h = Hub(); h.start(); threading.Event().wait()"
-    ),
-}
+if __package__ in (None, ""):  # run as `python bench/roundtrip.py`: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import (
+    OURS,
+    BenchError,
+    Goal,
+    MetricResult,
+    Quantity,
+    child_env,
+    environ,
+    format_result,
+    interleave,
+    log,
+    running_peer,
+)
+from bench._hubs import HUBS, RunningHub, available_hubs, running_hub
+
+__all__ = ["Settings", "main", "measure", "metric"]
+
+PYVO = "pyvo.samp"
+REQUEST = "minisamp request()"
+FLOOR = "stdlib floor (3 calls)"
+PING = {"samp.mtype": "samp.app.ping", "samp.params": {}}
+#: Library name → the argument that picks it in ``bench._peer ping``.
+PEER_ARG = {OURS: "minisamp", PYVO: "pyvo"}
 
 
-def hub_kinds() -> list[str]:
-    kinds = ["pyvo"]
-    with contextlib.suppress(ImportError):
-        import minisamp.hub  # noqa: F401
+@dataclass(frozen=True)
+class Settings:
+    """Calls per sample, repetitions, hubs."""
 
-        kinds.append("minisamp")
-    if shutil.which("jsamp"):
-        kinds.append("jsamp")
-    return kinds
+    calls: int = 100
+    warmup_calls: int = 10
+    repeat: int = 5
+    warmup: int = 1
+    timeout: int = 2  # seconds a callAndWait may take; a lost reply costs this much
+    hubs: tuple[str, ...] = HUBS
+
+    @classmethod
+    def quick(cls, hubs: tuple[str, ...] = HUBS) -> Settings:
+        """A few calls, one round: checks the machinery, says little about speed."""
+        return cls(calls=10, warmup_calls=2, repeat=1, warmup=0, hubs=hubs)
+
+
+@dataclass
+class _Lost:
+    """Calls that timed out, per (implementation, hub), out of all calls made."""
+
+    lost: dict[tuple[str, str], int] = field(default_factory=dict)
+    made: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def notes(self, timeout: int) -> list[str]:
+        return [
+            f"{impl} on the {hub} hub: {lost} of {self.made[impl, hub]} calls timed out "
+            f"after {timeout} s (a lost reply), left out of the medians"
+            for (impl, hub), lost in self.lost.items()
+            if lost
+        ]
+
+
+# -- one sample ----------------------------------------------------------------------------
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    if isinstance(exc, TimeoutError):
+        return True
+    return isinstance(exc, xmlrpc.client.Fault) and "time" in str(exc.faultString).lower()
+
+
+def time_calls(
+    call: Callable[[], object], settings: Settings, lost: _Lost, key: tuple[str, str]
+) -> float:
+    """Median ms of *call* over ``settings.calls`` calls, after the unrecorded ones."""
+    times = []
+    for i in range(settings.warmup_calls + settings.calls):
+        started = time.perf_counter()
+        try:
+            call()
+        except Exception as exc:
+            if not _is_timeout(exc):
+                raise BenchError(f"{key[0]} on the {key[1]} hub: call failed: {exc!r}") from exc
+            lost.lost[key] = lost.lost.get(key, 0) + 1
+            continue
+        finally:
+            lost.made[key] = lost.made.get(key, 0) + 1
+        if i >= settings.warmup_calls:
+            times.append(time.perf_counter() - started)
+    if not times:
+        raise BenchError(f"{key[0]} on the {key[1]} hub: every call timed out")
+    return 1000 * statistics.median(times)
+
+
+def _checked(response: Mapping[str, Any]) -> None:
+    if response.get("samp.status") != "samp.ok":
+        raise BenchError(f"ping answered {dict(response)!r}")
 
 
 @contextlib.contextmanager
-def running_hub(kind: str, lockfile: Path) -> Iterator[None]:
-    """Start a hub of *kind* in a subprocess on *lockfile*; SAMP_HUB points at it."""
-    os.environ["SAMP_HUB"] = f"std-lockurl:{lockfile.as_uri()}"
-    if kind == "jsamp":
-        command = ["jsamp", "hub", "-mode", "no-gui", "-profiles", "std"]
+def _connection(impl: str) -> Iterator[Any]:
+    """*impl*'s own ``connection()`` (pyvo.samp on 127.0.0.1, without internet)."""
+    if impl == OURS:
+        with importlib.import_module("minisamp").connection("bench-caller") as conn:
+            yield conn
+        return
+    samp = importlib.import_module("pyvo.samp")
+    samp.conf.use_internet = False
+    with samp.connection("bench-caller", addr="127.0.0.1") as conn:
+        yield conn
+
+
+def call_and_wait_ms(
+    impl: str, responder: str, settings: Settings, lost: _Lost, hub: RunningHub
+) -> float:
+    """One sample: median ms of *impl*'s ``call_and_wait`` ping to *responder*."""
+    hub.check_alive()
+    wait = str(settings.timeout)
+    with _connection(impl) as conn:
+        return time_calls(
+            lambda: _checked(conn.call_and_wait(responder, PING, wait)),
+            settings,
+            lost,
+            (impl, hub.impl),
+        )
+
+
+def request_ms(responder: str, settings: Settings, lost: _Lost, hub: RunningHub) -> float:
+    """One sample: median ms of minisamp's ``request()`` ping to *responder*."""
+    hub.check_alive()
+    with importlib.import_module("minisamp").Client("bench-caller") as client:
+        return time_calls(
+            lambda: client.request(responder, "samp.app.ping", timeout=settings.timeout),
+            settings,
+            lost,
+            (REQUEST, hub.impl),
+        )
+
+
+def floor_ms(url: str, settings: Settings, lost: _Lost, hub: str) -> float:
+    """One sample: 3 × the median ms of a stdlib XML-RPC call to the floor server."""
+    with xmlrpc.client.ServerProxy(url) as proxy:
+        return 3 * time_calls(proxy.ping, settings, lost, (FLOOR, hub))
+
+
+# -- the metric ----------------------------------------------------------------------------
+
+
+def _libraries(notes: list[str]) -> list[str]:
+    libraries = [OURS]
+    if importlib.util.find_spec("pyvo") is None:
+        notes.append(f"{PYVO} skipped: pyvo is not installed (pip install pyvo)")
     else:
-        command = [sys.executable, "-c", HUB_SCRIPTS[kind]]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        from minisamp.lockfile import is_hub_alive, read_lockfile
-
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with contextlib.suppress(Exception):
-                info = read_lockfile(lockfile.as_uri())
-                if info and is_hub_alive(info.xmlrpc_url):
-                    break
-            time.sleep(0.05)
-        else:
-            raise RuntimeError(f"{kind} hub did not start")
-        yield
-    finally:
-        process.terminate()
-        process.wait(15)
-        with contextlib.suppress(FileNotFoundError):
-            lockfile.unlink()
+        libraries.append(PYVO)
+    return libraries
 
 
-def timings(function: Callable[[], Any], count: int) -> list[float]:
-    for _ in range(min(20, count)):
-        function()  # warm up connections and caches
-    out = []
-    for _ in range(count):
-        started = time.perf_counter()
-        function()
-        out.append(time.perf_counter() - started)
+def measure(settings: Settings, progress: Callable[[str], None] | None = log) -> MetricResult:
+    """Every library's clients on every available hub, with the floor; goals checked."""
+    method = (
+        f"`call_and_wait` of `samp.app.ping` between two clients of one library (caller "
+        f"here, responder in its own process), hub in its own process; median of "
+        f"{settings.calls} calls per sample after {settings.warmup_calls} unrecorded; "
+        f"{settings.warmup} warm-up round(s), {settings.repeat} interleaved repetitions. "
+        f"`{REQUEST}`: asynchronous call, reply to the caller's callback server. "
+        f"`{FLOOR}`: 3 × a stdlib `xmlrpc.client` → `SimpleXMLRPCServer` call on loopback "
+        "(server in its own process), the least three XML-RPC hops can cost"
+    )
+    result = MetricResult("roundtrip", "Round trip", method)
+    libraries = _libraries(result.notes)
+    hubs, skipped = available_hubs(settings.hubs)
+    result.notes += skipped
+    lost = _Lost()
+    per_hub: dict[str, Quantity] = {}
+    with tempfile.TemporaryDirectory(prefix="minisamp-bench-") as tmp, ExitStack() as stack:
+        work = Path(tmp)
+        port = stack.enter_context(
+            running_peer(["stdlib"], env=child_env(work), ready=work / "stdlib")
+        )
+        floor_url = f"http://127.0.0.1:{port}/"
+        for hub_impl in hubs:
+            quantity = Quantity(
+                f"ping round trip, {hub_impl} hub", "ms", references={REQUEST, FLOOR}
+            )
+            try:
+                _measure_hub(hub_impl, work / hub_impl, libraries, floor_url, quantity,
+                             settings, lost, result.notes, progress)  # fmt: skip
+            except BenchError as exc:
+                result.notes.append(f"{hub_impl} hub skipped: {exc}")
+                continue
+            per_hub[hub_impl] = quantity
+    end_to_end = _end_to_end(per_hub)
+    result.quantities = [end_to_end, *per_hub.values()]
+    result.goals = goals(end_to_end, per_hub, hubs)
+    result.notes += lost.notes(settings.timeout)
+    return result
+
+
+def _measure_hub(
+    hub_impl: str,
+    workdir: Path,
+    libraries: list[str],
+    floor_url: str,
+    quantity: Quantity,
+    settings: Settings,
+    lost: _Lost,
+    notes: list[str],
+    progress: Callable[[str], None] | None,
+) -> None:
+    """Start *hub_impl*'s hub and a responder per library; interleave the four callers."""
+    with running_hub(hub_impl, workdir) as hub, ExitStack() as stack:
+        responders = {
+            impl: stack.enter_context(
+                running_peer(["ping", PEER_ARG[impl]], env=hub.env, ready=workdir / f"ping-{impl}")
+            )
+            for impl in libraries
+        }
+        runners: dict[str, Callable[[], Mapping[str, float]]] = {}
+        for impl in libraries:
+            runners[impl] = _runner(
+                quantity.name, call_and_wait_ms, impl, responders[impl], settings, lost, hub
+            )
+        runners[REQUEST] = _runner(quantity.name, request_ms, responders[OURS], settings, lost, hub)
+        runners[FLOOR] = _runner(quantity.name, floor_ms, floor_url, settings, lost, hub_impl)
+        if progress is not None:
+            progress(f"roundtrip: {', '.join(runners)} on the {hub_impl} hub")
+        with environ({"SAMP_HUB": hub.env["SAMP_HUB"], "HOME": hub.env["HOME"]}):
+            interleave(
+                runners,
+                [quantity],
+                repeat=settings.repeat,
+                warmup=settings.warmup,
+                notes=notes,
+                progress=progress,
+            )
+
+
+def _runner(name: str, fn: Callable[..., float], *args: Any) -> Callable[[], Mapping[str, float]]:
+    return lambda: {name: fn(*args)}
+
+
+def _end_to_end(per_hub: Mapping[str, Quantity]) -> Quantity:
+    """Each library's clients on its own hub, with the floor measured beside minisamp's."""
+    quantity = Quantity(
+        "ping round trip, end to end (own clients, own hub)",
+        "ms",
+        references={FLOOR},
+    )
+    for impl, hub, row in ((OURS, OURS, OURS), (PYVO, PYVO, PYVO), (FLOOR, OURS, FLOOR)):
+        if hub in per_hub and per_hub[hub].samples.get(row):
+            quantity.samples[impl] = list(per_hub[hub].samples[row])
+    return quantity
+
+
+def goals(end_to_end: Quantity, per_hub: Mapping[str, Quantity], hubs: list[str]) -> list[Goal]:
+    """≤ 1/10 of pyvo.samp end to end; client ≤ pyvo.samp's per hub; ≤ 3 × the floor."""
+    out = [
+        Goal.check(
+            "end to end (minisamp clients + hub) ÷ pyvo.samp's (its clients + hub) ≤ 1/10",
+            end_to_end.ratio(PYVO),
+            lambda r: r <= 0.1,
+        )
+    ]
+    for hub in hubs:
+        ratio = per_hub[hub].ratio(PYVO) if hub in per_hub else float("nan")
+        out.append(
+            Goal.check(f"our client ÷ pyvo.samp's client ≤ 1 ({hub} hub)", ratio, lambda r: r <= 1)
+        )
+    out.append(
+        Goal.check(
+            "end to end ÷ (stdlib XML-RPC round trip × 3) ≤ 3",
+            end_to_end.ratio(FLOOR),
+            lambda r: r <= 3,
+        )
+    )
     return out
 
 
-def summary(values: list[float]) -> tuple[float, float]:
-    ordered = sorted(values)
-    return statistics.median(ordered) * 1000, ordered[int(0.9 * (len(ordered) - 1))] * 1000
+def metric(quick: bool = False, repeat: int = 5) -> MetricResult:
+    """The suite's entry point: default settings, or :meth:`Settings.quick`."""
+    return measure(Settings.quick() if quick else Settings(repeat=repeat))
 
 
-def floor(count: int) -> float:
-    """Median ms of a stdlib XML-RPC request/response on loopback."""
-    server = xmlrpc.server.SimpleXMLRPCServer(("127.0.0.1", 0), logRequests=False)
-    server.register_function(lambda: "", "ping")
-    thread = threading.Thread(target=server.serve_forever, name="bench-floor", daemon=True)
-    thread.start()
-    proxy = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{server.server_address[1]}/")
-    try:
-        return summary(timings(proxy.ping, count))[0]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-def notify_rate(send: Callable[[], Any], done: threading.Event, count: int) -> float:
-    started = time.perf_counter()
-    for _ in range(count):
-        send()
-    if not done.wait(60):
-        return float("nan")
-    return count / (time.perf_counter() - started)
-
-
-def bench_minisamp(calls: int, notifies: int) -> dict[str, float]:
-    import minisamp
-
-    results: dict[str, float] = {}
-    with minisamp.Client("bench-a") as a, minisamp.Client("bench-b") as b:
-        bid = b.get_public_id()
-        ping = {"samp.mtype": "samp.app.ping", "samp.params": {}}
-        lost = [0]
-
-        def call_and_wait() -> None:
-            try:
-                a.call_and_wait(bid, ping, "10")
-            except minisamp.SAMPProxyTimeoutError:
-                lost[0] += 1  # pyvo's hub loses some replies (its callAndWait race)
-
-        results["call_and_wait"], results["call_and_wait p90"] = summary(
-            timings(call_and_wait, calls)
-        )
-        results["lost replies"] = lost[0]
-        results["request"], results["request p90"] = summary(
-            timings(lambda: a.request(bid, "samp.app.ping", timeout=10), calls)
-        )
-        seen, done = [0], threading.Event()
-        lock = threading.Lock()
-
-        def count(msg: Any) -> None:
-            with lock:
-                seen[0] += 1
-                if seen[0] == notifies:
-                    done.set()
-
-        b.on("bench.note", count)
-        results["notify/s"] = notify_rate(lambda: a.enotify(bid, "bench.note"), done, notifies)
-    return results
-
-
-def bench_pyvo(calls: int, notifies: int) -> dict[str, float]:
-    from pyvo.samp import SAMPIntegratedClient, conf
-
-    conf.use_internet = False
-    a = SAMPIntegratedClient("bench-a", addr="127.0.0.1")
-    b = SAMPIntegratedClient("bench-b", addr="127.0.0.1")
-    a.connect()
-    b.connect()
-    results: dict[str, float] = {}
-    try:
-        bid = b.get_public_id()
-        lost = [0]
-
-        def ping() -> None:
-            try:
-                a.ecall_and_wait(bid, "samp.app.ping", "10")
-            except Exception:
-                lost[0] += 1  # pyvo's hub loses some replies (its callAndWait race)
-
-        results["call_and_wait"], results["call_and_wait p90"] = summary(timings(ping, calls))
-        results["lost replies"] = lost[0]
-        seen, done = [0], threading.Event()
-        lock = threading.Lock()
-
-        def count(*args: Any) -> None:
-            with lock:
-                seen[0] += 1
-                if seen[0] == notifies:
-                    done.set()
-
-        b.bind_receive_notification("bench.note", count)
-        results["notify/s"] = notify_rate(lambda: a.enotify(bid, "bench.note"), done, notifies)
-    finally:
-        a.disconnect()
-        b.disconnect()
-    return results
-
-
-def best_of(rounds: list[dict[str, float]]) -> dict[str, float]:
-    """Per measure, the median over rounds (rate: higher is better, both fine as medians)."""
-    return {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
-
-
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    """Command line: calls, repetitions and hubs; prints the tables and goals."""
+    default = Settings()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=300)
-    parser.add_argument("--notifies", type=int, default=500)
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per library")
-    args = parser.parse_args()
-    print(f"floor (stdlib XML-RPC round trip): {floor(args.calls * 3):.3f} ms")
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["HOME"] = tmp
-        for kind in hub_kinds():
-            with running_hub(kind, Path(tmp) / f"lock-{kind}"):
-                bench_minisamp(args.calls, args.notifies)  # warm the hub up (JSAMP's JIT)
-                ours_rounds, theirs_rounds = [], []
-                for _ in range(args.rounds):  # alternate, so neither library gets a warmer hub
-                    theirs_rounds.append(bench_pyvo(args.calls, args.notifies))
-                    ours_rounds.append(bench_minisamp(args.calls, args.notifies))
-                ours, theirs = best_of(ours_rounds), best_of(theirs_rounds)
-            print(f"\nhub: {kind}  (median of {args.rounds} alternating rounds)")
-            print(f"  {'':22} {'minisamp':>10} {'pyvo':>10} {'ratio':>8}")
-            for key in ("call_and_wait", "call_and_wait p90"):
-                ratio = theirs[key] / ours[key]
-                print(f"  {key + ' ms':22} {ours[key]:10.2f} {theirs[key]:10.2f} {ratio:7.1f}x")
-            req = ours["request"]
-            print(f"  {'request ms':22} {req:10.2f} {'':>10} {theirs['call_and_wait'] / req:7.1f}x")
-            rate = ours["notify/s"] / theirs["notify/s"]
-            line = f"{ours['notify/s']:10.0f} {theirs['notify/s']:10.0f} {rate:7.1f}x"
-            print(f"  {'notify msgs/s':22} {line}")
-            for name, rounds in (("minisamp", ours_rounds), ("pyvo", theirs_rounds)):
-                lost = sum(r["lost replies"] for r in rounds)
-                print(f"  {name} call_and_wait replies lost by the hub: {lost:.0f}", end="")
-                print(f" of {args.calls * args.rounds}")
+    parser.add_argument("--calls", type=int, default=default.calls, help="timed calls per sample")
+    parser.add_argument("--repeat", type=int, default=default.repeat)
+    parser.add_argument("--hubs", default=",".join(HUBS), help="comma-separated subset of hubs")
+    parser.add_argument("--quick", action="store_true", help="a few calls, one round")
+    args = parser.parse_args(argv)
+    hubs = tuple(h.strip() for h in args.hubs.split(",") if h.strip())
+    if set(hubs) - set(HUBS):
+        parser.error(f"--hubs may name only {', '.join(HUBS)}")
+    if args.quick:
+        settings = Settings.quick(hubs)
+    else:
+        settings = Settings(calls=max(1, args.calls), repeat=max(1, args.repeat), hubs=hubs)
+    print(format_result(measure(settings)))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

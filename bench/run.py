@@ -9,19 +9,16 @@ tables as it finishes; at the end the report is written as markdown (one table p
 quantity, goals, notes, the machine and the command) and, if matplotlib is
 installed, a bar chart of how many times better minisamp is than each peer.
 
-``roundtrip`` and ``tables`` come from ``bench/roundtrip.py`` and
-``bench/table_send.py``: if the module defines ``metric(quick: bool) -> MetricResult``
-it is called, otherwise the script is run (``python -m bench.<name> [--quick]``)
-and its output included verbatim.
+Each metric is one module (``import_time``, ``connect``, ``roundtrip``,
+``hub_throughput``, ``table_send``) returning a :class:`~bench._common.MetricResult`;
+``--quick`` picks each module's tiny settings, ``--repeat`` its repetitions.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
-import importlib
 import importlib.metadata
-import importlib.util
 import math
 import os
 import platform
@@ -33,14 +30,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import connect, hub_throughput, import_time
+from . import connect, hub_throughput, import_time, roundtrip, table_send
 from ._common import (
     OURS,
     REPO_ROOT,
     BenchError,
     Goal,
     MetricResult,
-    fmt,
     format_result,
     format_table,
     log,
@@ -50,8 +46,6 @@ __all__ = ["METRICS", "main", "run_suite", "write_chart", "write_markdown"]
 
 #: Packages whose versions the report lists.
 PACKAGES = ("minisamp", "pyvo", "astropy", "numpy", "defusedxml", "matplotlib")
-#: Longest a script-style metric may run.
-SCRIPT_TIMEOUT = 300.0
 
 
 @dataclass(frozen=True)
@@ -81,61 +75,21 @@ def _throughput(options: Options) -> MetricResult:
     return hub_throughput.measure(hub_throughput.Settings(repeat=options.repeat))
 
 
-def _external(key: str, title: str, module: str) -> MetricFn:
-    """A metric provided by ``bench/<module>.py``, written separately."""
-
-    def run(options: Options) -> MetricResult:
-        name = f"bench.{module}"
-        if importlib.util.find_spec(name) is None:
-            result = MetricResult(key, title, f"`python -m {name}`")
-            result.notes.append(f"not measured: bench/{module}.py does not exist yet")
-            return result
-        metric = getattr(importlib.import_module(name), "metric", None)
-        if callable(metric):
-            result = metric(options.quick)
-            if not isinstance(result, MetricResult):
-                raise BenchError(f"{name}.metric() returned {type(result).__name__}")
-            return result
-        return _run_script(key, title, name, options)
-
-    return run
+def _roundtrip(options: Options) -> MetricResult:
+    return roundtrip.metric(options.quick, options.repeat)
 
 
-def _run_script(key: str, title: str, name: str, options: Options) -> MetricResult:
-    spec = importlib.util.find_spec(name)
-    source = Path(spec.origin).read_text("utf-8") if spec and spec.origin else ""
-    quick = options.quick and "--quick" in source  # only if the script takes it
-    args = [sys.executable, "-m", name, *(["--quick"] if quick else [])]
-    command = shlex.join(["python", *args[1:]])
-    result = MetricResult(key, title, f"`{command}` (its output, verbatim)")
-    log(f"{key}: running {command}")
-    try:
-        proc = subprocess.run(
-            args,
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=SCRIPT_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        result.notes.append(f"not measured: `{command}` took over {SCRIPT_TIMEOUT:g} s")
-        return result
-    result.output = proc.stdout.strip()
-    if proc.returncode != 0:
-        result.notes.append(
-            f"`{command}` failed (status {proc.returncode}): {proc.stderr.strip()[-600:]}"
-        )
-    return result
+def _tables(options: Options) -> MetricResult:
+    return table_send.metric(options.quick, options.repeat)
 
 
 #: key → (title, function), in the order they run.
 METRICS: dict[str, tuple[str, MetricFn]] = {
     "import": ("Import", _import),
     "connect": ("Connect", _connect),
-    "roundtrip": ("Round trip", _external("roundtrip", "Round trip", "roundtrip")),
+    "roundtrip": ("Round trip", _roundtrip),
     "throughput": ("Hub throughput", _throughput),
-    "tables": ("Tables", _external("tables", "Tables", "table_send")),
+    "tables": ("Tables", _tables),
 }
 
 
@@ -192,6 +146,10 @@ def machine() -> dict[str, str]:
             info[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
             info[package] = "not installed"
+    if hasattr(os, "getloadavg"):  # others' work on the machine shows up as noise
+        info["load average (1, 5, 15 min) at the end"] = ", ".join(
+            f"{v:.2f}" for v in os.getloadavg()
+        )
     info["JSAMP"] = _first_line(["dpkg-query", "-W", "-f", "${Version}", "jsamp"])
     info["Java"] = _first_line(["java", "-version"])
     commit = _first_line(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"])
@@ -205,7 +163,7 @@ def machine() -> dict[str, str]:
 
 def _goal_mark(goal: Goal) -> str:
     mark = {True: "met", False: "**missed**", None: "not measured"}[goal.met]
-    return mark if math.isnan(goal.value) else f"{mark} ({fmt(goal.value)})"
+    return mark if math.isnan(goal.value) else f"{mark} ({goal.shown()})"
 
 
 def _note(note: str) -> list[str]:
@@ -250,8 +208,6 @@ def write_markdown(
             out += [result.method, ""]
         for quantity in result.quantities:
             out += [f"### {quantity.name}", "", format_table(quantity, markdown=True), ""]
-        if result.output:
-            out += ["```text", result.output, "```", ""]
         out += [f"- goal: {g.text}: {_goal_mark(g)}" for g in result.goals]
         for note in result.notes:
             out += _note(note)
@@ -273,20 +229,22 @@ def write_chart(path: Path, results: list[MetricResult]) -> bool:
     for result in results:
         for quantity in result.quantities:
             for impl in quantity.samples:
-                advantage = quantity.advantage(impl) if impl != OURS else math.nan
+                if impl == OURS or impl in quantity.references:
+                    continue
+                advantage = quantity.advantage(impl)
                 if not math.isnan(advantage):
                     labels.append(f"{quantity.name}\nvs {impl}")
                     values.append(advantage)
     if not values:
         return False
-    fig, ax = plt.subplots(figsize=(8, 0.5 * len(values) + 1.5))
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(values) + 1.5))
     colours = ["tab:green" if v >= 1 else "tab:red" for v in values]
     # Bars grow from 1 (parity) towards the value, on a log axis.
     ax.barh(range(len(values)), [v - 1 for v in values], left=1, color=colours)
     ax.set_yticks(range(len(values)), labels, fontsize=8)
     ax.invert_yaxis()
     ax.set_xscale("log")
-    ax.set_xlim(min(0.5, min(values) / 1.5), max(2.0, max(values) * 1.6))
+    ax.set_xlim(min(0.5, min(values) / 3), max(2.0, max(values) * 3))  # room for labels
     ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g×"))
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.axvline(1.0, color="black", linewidth=0.8)
