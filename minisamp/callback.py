@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .datatypes import SampValue
-from .directory import HUB_EVENTS
+from .directory import HUB_MTYPES
 from .errors import PeerProtocolError, SAMPClientError, SampError, SAMPProxyError, SampTimeoutError
 from .handlers import (
     Binding,
@@ -51,10 +51,6 @@ logger = logging.getLogger(__name__)
 
 #: Fault code for a callback carrying the wrong private key.
 FAULT_BAD_KEY = 5
-HUB_SHUTDOWN = "samp.hub.event.shutdown"
-HUB_DISCONNECT = "samp.hub.disconnect"
-#: What only the hub may send us: its events, and being disconnected.
-HUB_MTYPES = (*HUB_EVENTS, HUB_SHUTDOWN, HUB_DISCONNECT)
 
 NotificationSink = Callable[[str, dict[str, SampValue]], None]
 CallSink = Callable[[str, str, dict[str, SampValue]], None]
@@ -191,8 +187,10 @@ class PendingCalls:
             if timeout is not None and timeout > 0:
                 entry.deadline = time.monotonic() + timeout
                 heapq.heappush(self._deadlines, (entry.deadline, tag))
-                self._ensure_thread()
-                self._cond.notify()
+                if self._thread is None:
+                    self._ensure_thread()
+                elif self._deadlines[0][1] == tag:
+                    self._cond.notify()  # the earliest deadline now: the watcher must wake sooner
         return tag, future
 
     def set_recipients(self, tag: str, recipients: set[str]) -> None:
@@ -258,7 +256,11 @@ class PendingCalls:
             while not self._closed:
                 now = time.monotonic()
                 expired: list[_Pending] = []
-                while self._deadlines and self._deadlines[0][0] <= now:
+                # Expired deadlines go, and so do those of calls already settled, so
+                # that the watcher sleeps until the next deadline that can still fire.
+                while self._deadlines and (
+                    self._deadlines[0][0] <= now or self._deadlines[0][1] not in self._pending
+                ):
                     _, tag = heapq.heappop(self._deadlines)
                     entry = self._pending.get(tag)
                     if entry is not None and entry.deadline is not None and entry.deadline <= now:

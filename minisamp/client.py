@@ -17,8 +17,10 @@ the state it is in and the one it needs, and a client whose hub went away raises
 
 The method names and arguments of pyvo's ``SAMPIntegratedClient`` are all here, with
 its contract (hub faults raise ``SAMPProxyError``; an error response is returned as
-a map).  Beside them sit :meth:`Client.call_async`, :meth:`Client.call_all_async`,
-:meth:`Client.request`, :meth:`Client.on` and :meth:`Client.messages`.
+a map); its thin ``e*`` and ``(un)bind_receive_*`` wrappers come from the mixin
+:class:`~minisamp.pyvo_api.PyvoMethods`.  Beside them sit :meth:`Client.call_async`,
+:meth:`Client.call_all_async`, :meth:`Client.request`, :meth:`Client.on` and
+:meth:`Client.messages`.
 """
 
 from __future__ import annotations
@@ -31,14 +33,17 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import lockfile
-from .callback import HUB_DISCONNECT, HUB_MTYPES, HUB_SHUTDOWN, CallbackServer, Inbound
 from .datatypes import SampValue, to_samp
-from .directory import ClientDirectory, ClientInfo, find_client_id_in
+from .directory import (
+    HUB_DISCONNECT,
+    HUB_MTYPES,
+    HUB_SHUTDOWN,
+    ClientDirectory,
+    ClientInfo,
+    find_client_id_in,
+)
 from .errors import (
     HubGoneError,
     HubNotFoundError,
@@ -50,16 +55,16 @@ from .errors import (
     SampTimeoutError,
     TransportError,
 )
-from .handlers import (
-    Binding,
-    HandlerRegistry,
-    Inbox,
-    pyvo_call_adapter,
-    pyvo_notification_adapter,
-)
-from .lockfile import LockInfo
+from .handlers import Binding, HandlerRegistry, Inbox
 from .messages import Message, Response
+from .pyvo_api import PyvoMethods
 from .xmlrpc_transport import XmlRpcProxy
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from .callback import CallbackServer, Inbound
+    from .lockfile import LockInfo
 
 __all__ = ["Client", "ClientState"]
 
@@ -112,7 +117,7 @@ def _seconds(timeout: str | float | None) -> float:
         raise SAMPClientError(f"timeout {timeout!r} is not a number of seconds") from None
 
 
-class Client:
+class Client(PyvoMethods):
     """A SAMP client (Standard Profile).  Use it as a context manager, or call
     :meth:`connect` and :meth:`close`.
 
@@ -250,6 +255,10 @@ class Client:
             _watch_for_exit(self)
 
     def _find_hub(self, params: Mapping[str, str] | None) -> LockInfo:
+        from pathlib import Path
+
+        from . import lockfile  # imported now: not needed before connecting
+
         if params is not None:
             text = "\n".join(f"{k}={v}" for k, v in params.items())
             return lockfile.parse_lockfile(text, "hub_params")
@@ -266,7 +275,13 @@ class Client:
 
     def _register(self, info: LockInfo) -> None:
         where = info.source or "the lockfile"
-        proxy = XmlRpcProxy(info.xmlrpc_url, timeout=self.timeout)
+        try:
+            proxy = XmlRpcProxy(info.xmlrpc_url, timeout=self.timeout)
+        except TransportError as exc:
+            raise HubNotFoundError(
+                f"{where} names no usable hub: samp.hub.xmlrpc.url={info.xmlrpc_url[:100]!r} "
+                f"({exc}); delete it and restart your SAMP hub"
+            ) from exc
         try:
             proxy.call("samp.hub.ping", timeout=min(self.timeout, 5.0))
         except (TransportError, SampError) as exc:
@@ -283,9 +298,11 @@ class Client:
                 f"the SAMP hub at {info.xmlrpc_url} refused to register us "
                 f"({exc.faultString}): is the samp.secret in {where} right?"
             ) from exc
-        except TransportError:
+        except SampError as exc:  # no answer in time, or garbage: not a working hub
             proxy.close()
-            raise
+            raise SAMPHubError(
+                f"the SAMP hub at {info.xmlrpc_url} did not register us: {exc}"
+            ) from exc
         if not isinstance(reg, dict) or not all(
             isinstance(reg.get(k), str) for k in ("samp.private-key", "samp.self-id", "samp.hub-id")
         ):
@@ -299,6 +316,9 @@ class Client:
         logger.info("registered with the hub at %s as %s", info.xmlrpc_url, self._self_id)
 
     def _become_callable(self) -> None:
+        # Imported now: a client that is not (yet) callable needs no server machinery.
+        from .callback import CallbackServer, Inbound
+
         name = f"minisamp-{self._self_id}"
         self._inbound = inbound = Inbound(
             self._registry,
@@ -406,9 +426,9 @@ class Client:
         try:
             return proxy.call(method, self._key, *args, timeout=timeout)
         except TransportError as exc:
-            if self._state is ClientState.HUB_GONE or not lockfile.is_hub_alive(
-                proxy.url, timeout=1.0
-            ):
+            from .lockfile import is_hub_alive
+
+            if self._state is ClientState.HUB_GONE or not is_hub_alive(proxy.url, timeout=1.0):
                 raise self._hub_gone(f"{method} failed: {exc}") from exc
             raise
 
@@ -534,48 +554,6 @@ class Client:
     def reply(self, msg_id: str, response: Mapping[str, Any] | Response) -> None:
         """Answer the call *msg_id*."""
         self._hub("samp.hub.reply", msg_id, Response.from_user(response).to_map())
-
-    @staticmethod
-    def _easy(mtype: str, params: dict[str, Any]) -> dict[str, Any]:
-        extra = params.pop("extra_kws", None) or {}
-        return {"samp.mtype": mtype, "samp.params": params, **extra}
-
-    def enotify(self, recipient_id: str, mtype: str, **params: Any) -> None:
-        """:meth:`notify` with the MType and params as arguments (``extra_kws``: extra keys)."""
-        self.notify(recipient_id, self._easy(mtype, params))
-
-    def enotify_all(self, mtype: str, **params: Any) -> list[str]:
-        """:meth:`notify_all` with the MType and params as arguments."""
-        return self.notify_all(self._easy(mtype, params))
-
-    def ecall(self, recipient_id: str, msg_tag: str, mtype: str, **params: Any) -> str:
-        """:meth:`call` with the MType and params as arguments."""
-        return self.call(recipient_id, msg_tag, self._easy(mtype, params))
-
-    def ecall_all(self, msg_tag: str, mtype: str, **params: Any) -> dict[str, str]:
-        """:meth:`call_all` with the MType and params as arguments (returns the map)."""
-        return self.call_all(msg_tag, self._easy(mtype, params))
-
-    def ecall_and_wait(
-        self, recipient_id: str, mtype: str, timeout: str | float, **params: Any
-    ) -> dict[str, Any]:
-        """:meth:`call_and_wait` with the MType and params as arguments."""
-        return self.call_and_wait(recipient_id, self._easy(mtype, params), timeout)
-
-    def ereply(
-        self,
-        msg_id: str,
-        status: str,
-        result: Mapping[str, Any] | None = None,
-        error: Mapping[str, Any] | None = None,
-    ) -> None:
-        """:meth:`reply` with the status, result and error maps as arguments."""
-        response: dict[str, Any] = {"samp.status": status}
-        if result is not None:
-            response["samp.result"] = result
-        if error is not None:
-            response["samp.error"] = error
-        self.reply(msg_id, response)
 
     # -- sending: futures and blocking requests ----------------------------------------
 
@@ -707,61 +685,6 @@ class Client:
         self._inboxes.remove(inbox)
         if self.is_connected:
             self._redeclare()
-
-    def _bind_pyvo(
-        self, mtype: str, function: Callable[..., Any], declare: bool, metadata: Any, kinds: str
-    ) -> None:
-        if not self._callable:
-            raise SAMPClientError("Client not callable.")
-        annotation = dict(metadata or {})
-        key = self.get_private_key
-        if "call" in kinds:
-            invoke = pyvo_call_adapter(function, key)
-            self._registry.bind(Binding(mtype, invoke, annotation, False), notifications=False)
-        if "notification" in kinds:
-            invoke = pyvo_notification_adapter(function, key)
-            self._registry.bind(Binding(mtype, invoke, annotation, False), calls=False)
-        if declare:
-            self._redeclare()
-
-    def bind_receive_message(
-        self, mtype: str, function: Callable[..., Any], declare: bool = True, metadata: Any = None
-    ) -> None:
-        """pyvo: *function* gets calls and notifications (``msg_id`` None for the latter)."""
-        self._bind_pyvo(mtype, function, declare, metadata, "call+notification")
-
-    def bind_receive_notification(
-        self, mtype: str, function: Callable[..., Any], declare: bool = True, metadata: Any = None
-    ) -> None:
-        """pyvo: ``function(private_key, sender_id, mtype, params, extra)`` (or with msg_id)."""
-        self._bind_pyvo(mtype, function, declare, metadata, "notification")
-
-    def bind_receive_call(
-        self, mtype: str, function: Callable[..., Any], declare: bool = True, metadata: Any = None
-    ) -> None:
-        """pyvo: ``function(private_key, sender_id, msg_id, mtype, params, extra)``; it must
-        call :meth:`reply` itself."""
-        self._bind_pyvo(mtype, function, declare, metadata, "call")
-
-    def bind_receive_response(self, msg_tag: str, function: Callable[..., Any]) -> None:
-        """pyvo: ``function(private_key, responder_id, msg_tag, response)`` for *msg_tag*."""
-        if not self._callable:
-            raise SAMPClientError("Client not callable.")
-        self._response_bindings[msg_tag] = function
-
-    def unbind_receive_notification(self, mtype: str, declare: bool = True) -> None:
-        """pyvo: stop receiving notifications of *mtype*."""
-        if self._registry.unbind(mtype, calls=False) and declare:
-            self._redeclare()
-
-    def unbind_receive_call(self, mtype: str, declare: bool = True) -> None:
-        """pyvo: stop receiving calls of *mtype*."""
-        if self._registry.unbind(mtype, notifications=False) and declare:
-            self._redeclare()
-
-    def unbind_receive_response(self, msg_tag: str) -> None:
-        """pyvo: forget the response handler of *msg_tag*."""
-        self._response_bindings.pop(msg_tag, None)
 
 
 def _watch_for_exit(client: Client) -> None:

@@ -10,9 +10,8 @@ import os
 import threading
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .callback import Inbound
 from .client import Client
 from .errors import (
     SAMPClientError,
@@ -22,6 +21,9 @@ from .errors import (
     SAMPWarning,
 )
 from .messages import SAMP_STATUS_ERROR, SAMP_STATUS_OK, SAMP_STATUS_WARNING
+
+if TYPE_CHECKING:
+    from .callback import Inbound
 
 __all__ = [
     "SAMP_STATUS_ERROR",

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from .datatypes import SampValue
 from .errors import ClientNotFoundError
+from .messages import FrozenValue
 
 __all__ = [
+    "HUB_DISCONNECT",
     "HUB_EVENTS",
+    "HUB_MTYPES",
+    "HUB_SHUTDOWN",
     "ClientDirectory",
     "ClientInfo",
 ]
@@ -32,15 +35,31 @@ EVENT_METADATA = "samp.hub.event.metadata"
 EVENT_SUBSCRIPTIONS = "samp.hub.event.subscriptions"
 #: The hub events that feed a directory.
 HUB_EVENTS = (EVENT_REGISTER, EVENT_UNREGISTER, EVENT_METADATA, EVENT_SUBSCRIPTIONS)
+HUB_SHUTDOWN = "samp.hub.event.shutdown"
+HUB_DISCONNECT = "samp.hub.disconnect"
+#: What only the hub may send a client: its events, and being disconnected.
+HUB_MTYPES = (*HUB_EVENTS, HUB_SHUTDOWN, HUB_DISCONNECT)
 
 
-@dataclass(frozen=True)
-class ClientInfo:
+class ClientInfo(FrozenValue):
     """What we know about one registered client."""
 
+    _fields = ("id", "metadata", "subscriptions")
     id: str
-    metadata: dict[str, SampValue] = field(default_factory=dict)
-    subscriptions: dict[str, SampValue] = field(default_factory=dict)
+    metadata: dict[str, SampValue]
+    subscriptions: dict[str, SampValue]
+
+    def __init__(
+        self,
+        id: str,
+        metadata: dict[str, SampValue] | None = None,
+        subscriptions: dict[str, SampValue] | None = None,
+    ) -> None:
+        self._store(
+            id=id,
+            metadata={} if metadata is None else metadata,
+            subscriptions={} if subscriptions is None else subscriptions,
+        )
 
     @property
     def name(self) -> str | None:

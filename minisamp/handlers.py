@@ -20,19 +20,17 @@ thread that answers the hub, so a handler may itself call the hub.
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import logging
 import queue
 import threading
 import traceback
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from .datatypes import SampValue, to_samp
 from .errors import SampDataError
-from .messages import Response, best_match, is_mtype_pattern
+from .messages import FrozenValue, Response, best_match, is_mtype_pattern
 
 __all__ = [
     "REPLY_LATER",
@@ -62,16 +60,35 @@ REPLY_LATER: Any = _ReplyLater()
 Replier = Callable[[str, Response], None]
 
 
-@dataclass(frozen=True)
-class ReceivedMessage:
+class ReceivedMessage(FrozenValue):
     """A message another client sent us: a notification (``msg_id`` None) or a call."""
 
+    _fields = ("mtype", "params", "sender_id", "msg_id", "extra", "_replier")
+    _compared = _fields[:-1]
     mtype: str
     params: dict[str, SampValue]
     sender_id: str
-    msg_id: str | None = None
-    extra: dict[str, SampValue] = field(default_factory=dict)
-    _replier: Replier | None = field(default=None, repr=False, compare=False)
+    msg_id: str | None
+    extra: dict[str, SampValue]
+    _replier: Replier | None
+
+    def __init__(
+        self,
+        mtype: str,
+        params: dict[str, SampValue],
+        sender_id: str,
+        msg_id: str | None = None,
+        extra: dict[str, SampValue] | None = None,
+        _replier: Replier | None = None,
+    ) -> None:
+        self._store(
+            mtype=mtype,
+            params=params,
+            sender_id=sender_id,
+            msg_id=msg_id,
+            extra={} if extra is None else extra,
+            _replier=_replier,
+        )
 
     @property
     def is_call(self) -> bool:
@@ -93,14 +110,28 @@ class ReceivedMessage:
 Invoker = Callable[[ReceivedMessage], Any]
 
 
-@dataclass(frozen=True)
-class Binding:
+class Binding(FrozenValue):
     """One handler: what it is bound to, how to run it, whether we reply for it."""
 
+    _fields = ("pattern", "invoke", "annotation", "auto_reply")
     pattern: str
     invoke: Invoker
-    annotation: dict[str, SampValue] = field(default_factory=dict)
-    auto_reply: bool = True
+    annotation: dict[str, SampValue]
+    auto_reply: bool
+
+    def __init__(
+        self,
+        pattern: str,
+        invoke: Invoker,
+        annotation: dict[str, SampValue] | None = None,
+        auto_reply: bool = True,
+    ) -> None:
+        self._store(
+            pattern=pattern,
+            invoke=invoke,
+            annotation={} if annotation is None else annotation,
+            auto_reply=auto_reply,
+        )
 
 
 def response_for(outcome: Any) -> Response | None:
@@ -173,6 +204,8 @@ class HandlerRegistry:
 
 def _arity(function: Callable[..., Any]) -> int:
     """Positional parameters of *function* (pyvo's ``get_num_args``, for any callable)."""
+    import inspect  # imported now: only pyvo-style notification handlers need it
+
     try:
         params = inspect.signature(function).parameters.values()
     except (TypeError, ValueError):

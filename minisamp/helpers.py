@@ -34,6 +34,7 @@ from .errors import (
     ClientNotFoundError,
     SAMPClientError,
     SampError,
+    SAMPHubError,
     SampResponseError,
     SampTimeoutError,
     SAMPWarning,
@@ -221,8 +222,9 @@ def send_and_wait(
 
     With *strict*, a targeted ``samp.error`` answer raises
     :class:`~minisamp.errors.SampResponseError` naming the recipient, and so does a
-    broadcast nobody accepts (a partial failure only warns).  Works on a send-only
-    connection too (it uses the hub's ``callAndWait``).
+    broadcast nobody accepts (a partial failure only warns).  If the hub goes away
+    meanwhile, :class:`~minisamp.errors.HubGoneError` is raised, whatever *strict*.
+    Works on a send-only connection too (it uses the hub's ``callAndWait``).
     """
     msg = Message.from_user(message)
     recipient = _target(conn, client_name)
@@ -242,6 +244,8 @@ def send_and_wait(
     def ask(client_id: str) -> None:
         try:
             response = Response.from_map(conn.call_and_wait(client_id, wire, seconds))
+        except SAMPHubError:
+            raise  # the hub is gone: not a refusal by the recipient
         except SampError as exc:
             delivery.failed[client_id] = str(exc)
             return

@@ -18,8 +18,10 @@ import collections
 import logging
 import os
 import secrets
+import socket
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -48,6 +50,8 @@ logger = logging.getLogger(__name__)
 
 #: Seconds a client has to accept a callback before the delivery counts as failed.
 DELIVERY_TIMEOUT = 60.0
+#: Seconds between checks that clients owing replies still listen (0: no checks).
+PROBE_INTERVAL = 1.0
 
 # samp.hub.<name> → (HubService method name, accepted argument counts)
 _STANDARD_METHODS: dict[str, tuple[str, tuple[int, ...]]] = {
@@ -77,15 +81,32 @@ def _is_unreachable(exc: BaseException) -> bool:
     return isinstance(cause, _UNREACHABLE) or "connection refused" in str(exc)
 
 
+def _nothing_listens(url: str, timeout: float = 1.0) -> bool:
+    """True only if a connection to *url*'s host and port is refused: its process is gone."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        with socket.create_connection((parts.hostname, parts.port or 80), timeout=timeout):
+            return False
+    except ConnectionRefusedError:
+        return True
+    except (OSError, ValueError):  # slow, or unresolvable: the call's own timeout decides
+        return False
+
+
 class DeliveryPool:
-    """Per-recipient FIFO queues drained by a fixed set of named daemon threads."""
+    """Per-recipient FIFO queues drained by a fixed set of named daemon threads.
+
+    An idle worker waits on a condition of its own; new work wakes the worker that
+    went idle last (its connections and caches are warm), and only that one.
+    """
 
     def __init__(self, send: Callable[[str, Any], None], workers: int, name: str) -> None:
         self._send = send
         self._lock = threading.Lock()
         self._queues: dict[str, collections.deque[Any]] = {}
         self._ready: collections.deque[str] = collections.deque()
-        self._wakeup = threading.Condition(self._lock)
+        self._idle: list[threading.Condition] = []  # waiting workers, the latest last
+        self._settled = threading.Condition(self._lock)  # a target's queue ran dry
         self._busy = 0
         self._closed = False
         self._threads = [
@@ -102,7 +123,8 @@ class DeliveryPool:
             if queue is None:
                 self._queues[target] = collections.deque([item])
                 self._ready.append(target)
-                self._wakeup.notify()
+                if self._idle:
+                    self._idle.pop().notify()
             else:
                 queue.append(item)
 
@@ -114,10 +136,12 @@ class DeliveryPool:
                 queue.clear()
 
     def _work(self) -> None:
+        wakeup = threading.Condition(self._lock)
         while True:
             with self._lock:
                 while not self._ready and not self._closed:
-                    self._wakeup.wait()
+                    self._idle.append(wakeup)
+                    wakeup.wait()  # submit() or close() takes it off the idle list
                 if not self._ready:
                     return
                 target = self._ready.popleft()
@@ -131,7 +155,7 @@ class DeliveryPool:
                 if not queue:
                     del self._queues[target]
                     self._busy -= 1
-                    self._wakeup.notify_all()
+                    self._settled.notify_all()
                     return
                 item = queue.popleft()
             try:
@@ -147,7 +171,7 @@ class DeliveryPool:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
-                self._wakeup.wait(left)
+                self._settled.wait(left)
         return True
 
     def close(self, timeout: float = 5.0) -> None:
@@ -157,7 +181,9 @@ class DeliveryPool:
             for queue in self._queues.values():
                 queue.clear()
             self._ready.clear()
-            self._wakeup.notify_all()
+            idle, self._idle = self._idle, []
+            for wakeup in idle:
+                wakeup.notify()
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join(timeout)
@@ -168,7 +194,8 @@ class Hub:
 
     *lockfile* is where to write the lockfile (default: ``SAMP_HUB``'s
     ``std-lockurl:file:`` URL, else ``~/.samp``).  The hub binds *host* (127.0.0.1)
-    on *port* (0: any free port).
+    on *port* (0: any free port).  Every *probe_interval* seconds it drops clients that
+    owe a reply but no longer listen (0: never check), so their callers need not wait.
 
     With *web_profile*, it also serves the SAMP Web Profile to browser pages at
     ``http://127.0.0.1:<web_port>/`` (see :mod:`minisamp.web_profile`):
@@ -188,6 +215,7 @@ class Hub:
         workers: int = 16,
         max_body: int = DEFAULT_MAX_BODY,
         delivery_timeout: float = DELIVERY_TIMEOUT,
+        probe_interval: float = PROBE_INTERVAL,
         max_sync_timeout: float | None = None,
         extra_lockfile_keys: Mapping[str, str] | None = None,
         web_profile: bool = False,
@@ -208,6 +236,9 @@ class Hub:
         self._workers = workers
         self._max_body = max_body
         self._delivery_timeout = delivery_timeout
+        self._probe_interval = probe_interval
+        self._probing = threading.Event()
+        self._prober: threading.Thread | None = None
         self._extra_keys = dict(extra_lockfile_keys or {})
         metadata: dict[str, SampValue] = {
             "samp.name": name,
@@ -246,13 +277,19 @@ class Hub:
                 raise SAMPHubError("this hub is already running")
             if self._stopped:
                 raise SAMPHubError("a stopped hub cannot be restarted: create a new Hub")
-            self._server = XmlRpcServer(
-                self._dispatch,
-                host=self._host,
-                port=self._port,
-                name="minisamp-hub",
-                max_body=self._max_body,
-            )
+            try:
+                self._server = XmlRpcServer(
+                    self._dispatch,
+                    host=self._host,
+                    port=self._port,
+                    name="minisamp-hub",
+                    max_body=self._max_body,
+                )
+            except OSError as exc:
+                raise SAMPHubError(
+                    f"cannot listen on {self._host}:{self._port}: {exc.strerror or exc} "
+                    "(is another hub using it? choose another port, or 0 for any free one)"
+                ) from exc
             self._pool = DeliveryPool(self._send, self._workers, "minisamp-hub")
             info = LockInfo(self.secret, self._server.url, "1.3", self._lock_extras())
             try:
@@ -267,6 +304,11 @@ class Hub:
             self._server.start()
             if self._web is not None:
                 self._web.start()
+            if self._probe_interval > 0:
+                self._prober = threading.Thread(
+                    target=self._probe, name="minisamp-hub-probe", daemon=True
+                )
+                self._prober.start()
             self._running = True
         atexit.register(self.stop)
         logger.info("hub running at %s, lockfile %s", self._server.url, self.lockfile)
@@ -300,6 +342,9 @@ class Hub:
             self._stopped = True
         atexit.unregister(self.stop)
         assert self._pool is not None and self._server is not None
+        self._probing.set()
+        if self._prober is not None:
+            self._prober.join(timeout)
         self.service.shutdown()
         if not self._pool.flush(timeout):
             logger.warning("some clients did not take the shutdown event within %s s", timeout)
@@ -423,6 +468,19 @@ class Hub:
         except Exception as exc:
             logger.warning("cannot deliver %s to %s: %s", method, target, exc)
             self.service.delivery_failed(target, method, args, str(exc))
+
+    def _probe(self) -> None:
+        """Drop clients that owe replies but have died, so their callers get samp.error now
+        instead of waiting out their timeout (or, with callAndWait timeout 0, for hours)."""
+        while not self._probing.wait(self._probe_interval):
+            for record in self.service.overdue_recipients(self._probe_interval):
+                url = record.callback_url
+                if record.profile != "std" or url is None or not _nothing_listens(url):
+                    continue
+                logger.warning("%s owes replies but nothing listens at %s", record.public_id, url)
+                assert self._pool is not None
+                self._pool.discard(record.public_id)
+                self.service.disconnect(record.public_id, "the hub cannot reach it")
 
     def _forget(self, target: str) -> None:
         if self._web is not None:

@@ -19,6 +19,8 @@ import itertools
 import logging
 import secrets
 import threading
+import time
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,6 +100,7 @@ class PendingCall:
     recipient_id: str
     tag: str | None  # None for callAndWait
     waiter: SyncWaiter | None = None
+    sent_at: float = field(default_factory=time.monotonic)
 
 
 def _fault(code: int, text: str) -> SAMPProxyError:
@@ -114,6 +117,19 @@ def _as_map(value: Any, what: str) -> dict[str, SampValue]:
     if not isinstance(value, dict):
         raise _fault(FAULT_GENERAL, f"{what} must be a map, not {type(value).__name__}")
     return value
+
+
+def _callback_url(value: Any) -> str:
+    """*value* if it is an ``http://host:port/path`` URL the hub can call, else a fault."""
+    url = _as_str(value, "callback URL")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        usable = parts.scheme == "http" and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a port that is not a number, or out of range; a bad IPv6 host
+        usable = False
+    if not usable:
+        raise _fault(FAULT_GENERAL, f"callback URL {url[:200]!r} is not an http://host:port/ URL")
+    return url
 
 
 def _mtype_of(message: Any) -> str:
@@ -239,9 +255,7 @@ class HubService:
 
     def set_xmlrpc_callback(self, private_key: Any, url: Any) -> str:
         """Record where the caller receives callbacks."""
-        url = _as_str(url, "callback URL")
-        if not url.startswith(("http://", "https://")):
-            raise _fault(FAULT_GENERAL, f"callback URL {url!r} is not an http:// URL")
+        url = _callback_url(url)
         with self._lock:
             record = self.client(private_key)
             record.callback_url = url
@@ -455,6 +469,13 @@ class HubService:
         if sender is not None and sender.callable:
             args = (pending.recipient_id, pending.tag or "", response)
             self._send(sender, "receiveResponse", args)
+
+    def overdue_recipients(self, older_than: float) -> list[ClientRecord]:
+        """The clients that owe a reply to a call passed on over *older_than* seconds ago."""
+        cutoff = time.monotonic() - older_than
+        with self._lock:
+            ids = {p.recipient_id for p in self._pending.values() if p.sent_at <= cutoff}
+            return [self._by_id[i] for i in sorted(ids) if i in self._by_id]
 
     def delivery_failed(
         self, client_id: str, method: str, args: tuple[SampValue, ...], error: str

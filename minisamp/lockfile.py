@@ -163,22 +163,36 @@ def read_lockfile(url: str | None = None, *, timeout: float = 5.0) -> LockInfo |
             return None
         except IsADirectoryError:
             raise HubNotFoundError(f"the SAMP lockfile {path} is a directory, not a file") from None
+        except OSError as exc:  # permissions, a file where a directory should be, loops
+            raise HubNotFoundError(
+                f"cannot read the SAMP lockfile {path}: {exc.strerror or exc}"
+            ) from exc
     try:
+        import urllib.error
         import urllib.request  # only for http: lockfiles (it loads ssl and email)
 
         with urllib.request.urlopen(url, timeout=timeout) as reply:
             data = reply.read(_MAX_LOCKFILE_BYTES)
     except (OSError, ValueError, http.client.HTTPException) as exc:
         # ValueError: not a URL urllib knows; HTTPException: the server does not speak HTTP
+        if isinstance(exc, urllib.error.HTTPError):
+            exc.close()  # it holds the response's socket open
         raise HubNotFoundError(f"cannot read the SAMP lockfile at {url}: {exc}") from exc
     return parse_lockfile(data.decode("latin-1"), url)
 
 
 def _read_path(path: Path, *, warn: bool = True) -> LockInfo:
-    with open(path, "rb") as handle:
-        mode = os.fstat(handle.fileno()).st_mode
+    # O_NONBLOCK: opening a named pipe for reading would wait for a writer, for ever.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with open(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):
             raise IsADirectoryError(path)
+        if not stat.S_ISREG(mode):
+            raise HubNotFoundError(
+                f"the SAMP lockfile {path} is not a regular file: delete it and restart your "
+                "SAMP hub"
+            )
         data = handle.read(_MAX_LOCKFILE_BYTES)
     if warn and sys.platform != "win32" and mode & (stat.S_IRGRP | stat.S_IROTH):
         warnings.warn(
@@ -262,7 +276,10 @@ def claim_lockfile(path: Path, info: LockInfo, *, ping_timeout: float = 2.0) -> 
         except (OSError, SAMPHubError):
             pass  # unreadable or incomplete: maybe being written right now
         else:
-            if is_hub_alive(other.xmlrpc_url, timeout=ping_timeout):
+            # A lockfile naming our own URL is a dead hub's: we hold its port now (and
+            # pinging ourselves, not yet serving, would only wait out the timeout).
+            mine = other.xmlrpc_url == info.xmlrpc_url
+            if not mine and is_hub_alive(other.xmlrpc_url, timeout=ping_timeout):
                 raise SAMPHubError(
                     f"a SAMP hub is already running at {other.xmlrpc_url} (lockfile {path}): "
                     "use it, stop it first, or give this hub another lockfile"

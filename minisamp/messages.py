@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, NoReturn
 
 from .datatypes import SampValue, to_samp
 from .errors import PeerProtocolError, SampDataError, SampResponseError
@@ -90,13 +89,70 @@ def _as_map(value: Any, what: str) -> dict[str, Any]:
     return dict(value)
 
 
-@dataclass(frozen=True)
-class Message:
+class FrozenValue:
+    """Base of minisamp's small immutable values (:class:`Message`, :class:`Response`, …).
+
+    What ``@dataclass(frozen=True)`` gave them, written out: each subclass's
+    ``__init__`` stores its fields (in ``_fields`` order), ``repr`` and ``==`` go field
+    by field, and assigning raises ``dataclasses.FrozenInstanceError``.  They are not
+    dataclasses because importing :mod:`dataclasses` (and :mod:`inspect`) and
+    generating the methods of each class cost more than the rest of ``import minisamp``
+    beyond the standard library it needs.
+    """
+
+    _fields: ClassVar[tuple[str, ...]] = ()
+    _compared: ClassVar[tuple[str, ...] | None] = None  # repr and ==: None means _fields
+
+    def _store(self, **fields: Any) -> None:
+        self.__dict__.update(fields)
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(self.__dict__[name] for name in self._compared or self._fields)
+
+    def __setattr__(self, name: str, value: Any) -> NoReturn:
+        from dataclasses import FrozenInstanceError  # only on this error path
+
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> NoReturn:
+        from dataclasses import FrozenInstanceError
+
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __repr__(self) -> str:
+        names = self._compared or self._fields
+        fields = ", ".join(f"{name}={self.__dict__[name]!r}" for name in names)
+        return f"{type(self).__qualname__}({fields})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, FrozenValue)
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+
+class Message(FrozenValue):
     """A SAMP message: an MType, its parameters, and any extra top-level keys."""
 
+    _fields = ("mtype", "params", "extra")
     mtype: str
-    params: dict[str, SampValue] = field(default_factory=dict)
-    extra: dict[str, SampValue] = field(default_factory=dict)
+    params: dict[str, SampValue]
+    extra: dict[str, SampValue]
+
+    def __init__(
+        self,
+        mtype: str,
+        params: dict[str, SampValue] | None = None,
+        extra: dict[str, SampValue] | None = None,
+    ) -> None:
+        self._store(
+            mtype=mtype,
+            params={} if params is None else params,
+            extra={} if extra is None else extra,
+        )
 
     @classmethod
     def create(cls, mtype: str, params: Mapping[str, Any] | None = None, **extra: Any) -> Message:
@@ -142,14 +198,23 @@ class Message:
         return out
 
 
-@dataclass(frozen=True)
-class Response:
+class Response(FrozenValue):
     """A SAMP response: status, result map and/or error map, and any extra keys."""
 
+    _fields = ("status", "result", "error", "extra")
     status: str
-    result: dict[str, SampValue] | None = None
-    error: dict[str, SampValue] | None = None
-    extra: dict[str, SampValue] = field(default_factory=dict)
+    result: dict[str, SampValue] | None
+    error: dict[str, SampValue] | None
+    extra: dict[str, SampValue]
+
+    def __init__(
+        self,
+        status: str,
+        result: dict[str, SampValue] | None = None,
+        error: dict[str, SampValue] | None = None,
+        extra: dict[str, SampValue] | None = None,
+    ) -> None:
+        self._store(status=status, result=result, error=error, extra={} if extra is None else extra)
 
     @classmethod
     def ok(cls, result: Mapping[str, Any] | None = None) -> Response:

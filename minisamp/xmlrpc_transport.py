@@ -1,16 +1,24 @@
 """Outgoing XML-RPC calls: a keep-alive HTTP/1.1 connection to one URL, with timeouts.
 
-:class:`XmlRpcProxy` is safe to share between threads: each thread gets its own
-``http.client`` connection (kept alive between calls), so calls never wait for one
-another.  Every call has a timeout.  This is the one place where stdlib network
-exceptions become minisamp's: connection failures and timeouts raise
+:class:`XmlRpcProxy` is safe to share between threads: each call takes a kept-alive
+connection nobody is using (the one used last, so that few stay open) or opens one,
+so calls never wait for one another.  Every
+call has a timeout.  This is the one place where stdlib network exceptions become
+minisamp's: connection failures and timeouts raise
 :class:`~minisamp.errors.TransportError`, faults :class:`~minisamp.errors.SAMPProxyError`,
 garbage :class:`~minisamp.errors.PeerProtocolError`.
+
+The HTTP client is our own, and small: a call is one ``POST`` with a
+``Content-Length``, sent with one ``sendall``; the answer's status line and headers
+are read here (``http.client`` parses headers with the ``email`` package, which cost
+more than the rest of a call).  It reads what any HTTP/1.0 or 1.1 server may send:
+``Content-Length``, chunked, or close-delimited bodies, interim ``1xx`` answers,
+``Connection: close`` and HTTP/1.0 keep-alive, with the same size caps as before
+(lines, header count, body).
 """
 
 from __future__ import annotations
 
-import http.client
 import logging
 import re
 import socket
@@ -21,7 +29,7 @@ from typing import Any
 
 from . import xmlrpc_codec
 from .datatypes import SampValue
-from .errors import PeerProtocolError, SampError, TransportError
+from .errors import PeerProtocolError, TransportError
 
 __all__ = ["DEFAULT_TIMEOUT", "XmlRpcProxy"]
 
@@ -33,44 +41,147 @@ DEFAULT_TIMEOUT = 30.0
 #: Largest response body accepted.
 MAX_RESPONSE_BYTES = 256 * 1024 * 1024
 
-_HEADERS = {"Content-Type": "text/xml", "User-Agent": "minisamp"}
+#: Longest status or header line, and most header lines, accepted in a response.
+_MAX_LINE = 65536
+_MAX_HEADERS = 100
+
+
+class _Stale(Exception):
+    """The server closed the connection, or sent no HTTP status line, before answering."""
+
+
+class _BadResponse(Exception):
+    """The answer is not well-formed HTTP (line too long, too many headers, bad framing)."""
+
+
 # A kept-alive connection the server has closed fails like this on first use.
-_STALE = (
-    http.client.RemoteDisconnected,
-    ConnectionResetError,
-    BrokenPipeError,
-    http.client.BadStatusLine,
-    ConnectionAbortedError,
-)
+_STALE = (_Stale, ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
 
 
 # The first parameter of every samp.hub.* / samp.client.* call is a secret or private key.
-_FIRST_PARAM = re.compile(rb"(<params>\s*<param>\s*<value>(?:\s*<string>)?)([^<]+)")
-_REG_KEYS = re.compile(
-    rb"(<name>samp\.(?:private-key|secret)</name>\s*<value>(?:\s*<string>)?)([^<]+)"
-)
+# (Patterns, not compiled ones: re compiles them on first use, when the wire log is on.)
+_FIRST_PARAM = rb"(<params>\s*<param>\s*<value>(?:\s*<string>)?)([^<]+)"
+_REG_KEYS = rb"(<name>samp\.(?:private-key|secret)</name>\s*<value>(?:\s*<string>)?)([^<]+)"
 
 
 def _mask_key(body: bytes) -> bytes:
     """*body* with private keys and secrets replaced by ``***`` (for the wire log)."""
     if b"<methodCall>" in body[:200]:
-        body = _FIRST_PARAM.sub(rb"\1***", body, count=1)
-    return _REG_KEYS.sub(rb"\1***", body)
+        body = re.sub(_FIRST_PARAM, rb"\1***", body, count=1)
+    return re.sub(_REG_KEYS, rb"\1***", body)
 
 
-class _Connection(http.client.HTTPConnection):
-    """An HTTP connection with Nagle's algorithm off (small requests, latency matters)."""
+class _Connection:
+    """One kept-alive connection: its socket (Nagle's algorithm off) and a buffered reader."""
 
-    def connect(self) -> None:
-        super().connect()
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    __slots__ = ("rfile", "sock", "timeout")
+
+    def __init__(self, host: str, port: int, timeout: float | None) -> None:
+        self.sock = socket.create_connection((host, port), timeout)
+        self.timeout = timeout
+        try:
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.rfile = self.sock.makefile("rb")
+        except BaseException:
+            self.sock.close()
+            raise
+
+    def set_timeout(self, timeout: float | None) -> None:
+        if timeout != self.timeout:
+            self.sock.settimeout(timeout)
+            self.timeout = timeout
+
+    def close(self) -> None:
+        self.rfile.close()
+        self.sock.close()
+
+
+def _read_line(rfile: Any) -> bytes:
+    line: bytes = rfile.readline(_MAX_LINE + 1)
+    if len(line) > _MAX_LINE:
+        raise _BadResponse("a line of the response is too long")
+    return line
+
+
+def _read_headers(rfile: Any) -> dict[str, str]:
+    """Header lines up to the empty one: lower-case name → value (the first, if repeated)."""
+    headers: dict[str, str] = {}
+    for _ in range(_MAX_HEADERS + 1):
+        line = _read_line(rfile)
+        if line in (b"\r\n", b"\n", b""):
+            return headers
+        name, colon, value = line.decode("iso-8859-1").partition(":")
+        if colon:
+            headers.setdefault(name.strip().lower(), value.strip())
+    raise _BadResponse(f"the response has more than {_MAX_HEADERS} headers")
+
+
+def _read_chunked(rfile: Any) -> bytes:
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        size_text = _read_line(rfile).split(b";", 1)[0].strip()
+        if not size_text or size_text.strip(b"0123456789abcdefABCDEF"):
+            raise _BadResponse("malformed chunk size in the response")
+        size = int(size_text, 16)
+        if size == 0:
+            _read_headers(rfile)  # trailers, ignored
+            return b"".join(chunks)
+        total += size
+        if total > MAX_RESPONSE_BYTES:
+            raise PeerProtocolError(f"response over {MAX_RESPONSE_BYTES} bytes")
+        chunk = rfile.read(size)
+        if len(chunk) < size or _read_line(rfile) not in (b"\r\n", b"\n"):
+            raise _BadResponse("truncated chunk in the response")
+        chunks.append(chunk)
+
+
+def _read_response(rfile: Any) -> tuple[int, str, bytes, bool]:
+    """``(status, reason, body, the server will close)`` of the next answer on *rfile*."""
+    while True:
+        line = _read_line(rfile)
+        if not line:
+            raise _Stale("no answer")
+        version, _, rest = line.decode("iso-8859-1").partition(" ")
+        code, _, reason = rest.partition(" ")
+        if not version.startswith("HTTP/") or len(code) != 3 or not code.isdigit():
+            raise _Stale(f"not an HTTP status line: {line[:40]!r}")
+        status = int(code)
+        headers = _read_headers(rfile)
+        if not 100 <= status < 200 or status == 101:
+            break  # else an interim answer (100 Continue): the real one follows
+    # HTTP/1.1 keeps a connection open unless told to close it; HTTP/1.0 the other way.
+    connection = headers.get("connection", "").lower()
+    will_close = "close" in connection if version == "HTTP/1.1" else "keep-alive" not in connection
+    length = headers.get("content-length", "")
+    if status in (204, 304):
+        body = b""
+    elif "chunked" in headers.get("transfer-encoding", "").lower():
+        body = _read_chunked(rfile)
+    elif length.isascii() and length.isdigit():
+        size = int(length)
+        if size > MAX_RESPONSE_BYTES:
+            raise PeerProtocolError(f"response of {size} bytes: too big")
+        body = rfile.read(size)
+        if len(body) < size:
+            raise _BadResponse(f"the response ended after {len(body)} of {size} bytes")
+    else:  # no usable length: the body ends when the server closes the connection
+        body = rfile.read(MAX_RESPONSE_BYTES + 1)
+        if len(body) > MAX_RESPONSE_BYTES:
+            raise PeerProtocolError(f"response over {MAX_RESPONSE_BYTES} bytes")
+        will_close = True
+    return status, reason.strip(), body, will_close
 
 
 class XmlRpcProxy:
     """Calls XML-RPC methods at *url*, each within *timeout* seconds (None: no limit)."""
 
     def __init__(self, url: str, *, timeout: float | None = DEFAULT_TIMEOUT) -> None:
-        parts = urllib.parse.urlsplit(url)
+        try:
+            parts = urllib.parse.urlsplit(url)
+            port = parts.port  # ValueError if not a number, or out of range
+        except ValueError as exc:
+            raise TransportError(f"cannot call {url!r}: {exc}") from exc
         if parts.scheme != "http" or not parts.hostname:
             raise TransportError(
                 f"cannot call {url!r}: SAMP XML-RPC URLs are http://host:port/path"
@@ -78,13 +189,20 @@ class XmlRpcProxy:
         self.url = url
         self.timeout = timeout
         self._host = parts.hostname
-        self._port = parts.port or 80
+        self._port = port or 80
         self._path = parts.path or "/"
         if parts.query:
             self._path += "?" + parts.query
-        self._local = threading.local()
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        if self._port != 80:
+            host = f"{host}:{self._port}"
+        self._head = (
+            f"POST {self._path} HTTP/1.1\r\nHost: {host}\r\nAccept-Encoding: identity\r\n"
+            "Content-Type: text/xml\r\nUser-Agent: minisamp\r\nContent-Length: "
+        ).encode("iso-8859-1", "replace")
         self._lock = threading.Lock()
-        self._connections: set[_Connection] = set()
+        self._connections: set[_Connection] = set()  # all open ones, idle or in a call
+        self._idle: list[_Connection] = []  # free for the next call, the latest used last
         self._closed = False
 
     def __repr__(self) -> str:
@@ -98,51 +216,59 @@ class XmlRpcProxy:
         body = xmlrpc_codec.dump_request(method, params)
         started = time.perf_counter()
         data = self._post(body, limit, method)
-        logger.debug(
-            "%s -> %s: %d bytes out, %d in, %.2f ms",
-            method,
-            self.url,
-            len(body),
-            len(data),
-            1000 * (time.perf_counter() - started),
-        )
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s -> %s: %d bytes out, %d in, %.2f ms",
+                method,
+                self.url,
+                len(body),
+                len(data),
+                1000 * (time.perf_counter() - started),
+            )
         if wire_logger.isEnabledFor(logging.DEBUG):
             wire_logger.debug(
                 "request to %s:\n%s\nresponse:\n%s", self.url, _mask_key(body), _mask_key(data)
             )
         return xmlrpc_codec.parse_response(data)
 
-    def _connection(self) -> tuple[_Connection, bool]:
-        conn: _Connection | None = getattr(self._local, "conn", None)
+    def _connection(self, timeout: float | None) -> tuple[_Connection, bool]:
+        """An idle connection (the one used last), else a new one; True if reused."""
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
         if conn is not None:
+            conn.set_timeout(timeout)
             return conn, True
-        conn = _Connection(self._host, self._port)
-        self._local.conn = conn
+        conn = _Connection(self._host, self._port, timeout)
         with self._lock:
             self._connections.add(conn)
         return conn, False
 
-    def _drop(self, conn: _Connection) -> None:
-        conn.close()
-        self._local.conn = None
+    def _release(self, conn: _Connection) -> None:
         with self._lock:
-            self._connections.discard(conn)
+            if conn in self._connections:  # not closed meanwhile
+                self._idle.append(conn)
+
+    def _drop(self, conn: _Connection | None) -> None:
+        if conn is not None:
+            conn.close()
+            with self._lock:
+                self._connections.discard(conn)
 
     def _post(self, body: bytes, timeout: float | None, method: str) -> bytes:
+        request = self._head + b"%d\r\n\r\n" % len(body) + body
         for attempt in (1, 2):
-            conn, reused = self._connection()
-            conn.timeout = timeout
-            if conn.sock is not None:
-                conn.sock.settimeout(timeout)
+            conn: _Connection | None = None
+            reused = False
             try:
-                conn.request("POST", self._path, body, _HEADERS)
-                response = conn.getresponse()
-                return self._read(response, conn)
-            except SampError:
-                raise
+                conn, reused = self._connection(timeout)
+                conn.sock.sendall(request)
+                status, reason, data, will_close = _read_response(conn.rfile)
+            except PeerProtocolError as exc:
+                self._drop(conn)
+                raise PeerProtocolError(f"{self.url} sent a {exc}") from None
             except _STALE as exc:
                 self._drop(conn)
-                if reused and attempt == 1:
+                if reused and attempt == 1 and not self._closed:
                     continue  # the server closed an idle connection: try once on a new one
                 raise TransportError(f"{self.url} closed the connection during {method}") from exc
             except TimeoutError as exc:
@@ -155,39 +281,29 @@ class XmlRpcProxy:
                 raise TransportError(
                     f"cannot connect to {self.url}: connection refused (is it still running?)"
                 ) from exc
-            except (OSError, http.client.HTTPException) as exc:
+            except (OSError, _BadResponse) as exc:
                 self._drop(conn)
                 raise TransportError(f"calling {method} at {self.url} failed: {exc}") from exc
+            if status != 200:
+                self._drop(conn)
+                raise TransportError(
+                    f"{self.url} answered HTTP {status} {reason}: is it a SAMP XML-RPC endpoint?"
+                )
+            if will_close:
+                self._drop(conn)
+            else:
+                self._release(conn)
+            return data
         raise AssertionError("unreachable")
 
-    def _read(self, response: http.client.HTTPResponse, conn: _Connection) -> bytes:
-        length = response.getheader("Content-Length")
-        if length and length.isascii() and length.isdigit() and int(length) > MAX_RESPONSE_BYTES:
-            self._drop(conn)
-            raise PeerProtocolError(f"{self.url} sent a response of {length} bytes: too big")
-        data = response.read(MAX_RESPONSE_BYTES + 1)
-        if len(data) > MAX_RESPONSE_BYTES:
-            self._drop(conn)
-            raise PeerProtocolError(f"{self.url} sent a response over {MAX_RESPONSE_BYTES} bytes")
-        if response.status != 200:
-            self._drop(conn)
-            raise TransportError(
-                f"{self.url} answered HTTP {response.status} {response.reason}: "
-                "is it a SAMP XML-RPC endpoint?"
-            )
-        if response.will_close:
-            self._drop(conn)
-        return data
-
     def close(self) -> None:
-        """Close every connection this proxy opened, in any thread."""
+        """Close every connection this proxy opened, idle or in a call in any thread."""
         self._closed = True
         with self._lock:
-            connections, self._connections = self._connections, set()
+            connections, self._connections, self._idle = self._connections, set(), []
         for conn in connections:
             conn.close()
 
     def reopen(self) -> None:
         """Allow calls again after :meth:`close` (connections are made afresh)."""
         self._closed = False
-        self._local = threading.local()

@@ -11,6 +11,7 @@ import logging
 import socket
 import threading
 import time
+import xmlrpc.client
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -119,6 +120,50 @@ def test_every_legal_character_survives_a_round_trip_including_cr_and_0x7f() -> 
     assert xmlrpc_codec.parse_request(request) == ("m", (LEGAL,))
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "plain",
+        "a & b < c > d \r\n\t 'q' \"qq\" \x7f",
+        "caf\u00e9 \u2603",
+        [],
+        {},
+        ["x", ["y", {"k & <k>": "v\r"}], ("t", "u")],
+        NESTED,
+    ],
+    ids=["empty", "plain", "markup", "non-ascii", "empty-list", "empty-map", "mixed", "nested"],
+)
+def test_written_xml_means_what_the_stdlib_would_have_written(value: Any) -> None:
+    expected = value if not isinstance(value, list) else _lists(value)
+    params, method = xmlrpc.client.loads(xmlrpc_codec.dump_request("m.x", ("k", value)))
+    assert (method, params) == ("m.x", ("k", expected))
+    (result,), _ = xmlrpc.client.loads(xmlrpc_codec.dump_response(value))
+    assert result == expected
+
+
+def _lists(value: Any) -> Any:
+    """*value* with tuples as lists (XML-RPC has only arrays)."""
+    if isinstance(value, (list, tuple)):
+        return [_lists(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _lists(item) for key, item in value.items()}
+    return value
+
+
+@pytest.mark.parametrize("value", [7, True, 2.5], ids=["int", "bool", "double"])
+def test_values_samp_does_not_have_are_written_by_the_stdlib(value: Any) -> None:
+    body = xmlrpc_codec.dump_response({"n": value})
+    assert xmlrpc.client.loads(body)[0] == ({"n": value},)
+
+
+def test_recursive_value_is_refused_not_looped_over() -> None:
+    loop: list[Any] = ["x"]
+    loop.append(loop)
+    with pytest.raises(TypeError, match="recursive"):
+        xmlrpc_codec.dump_response(loop)
+
+
 def test_cr_is_written_as_a_character_reference() -> None:
     body = xmlrpc_codec.dump_response("a\rb")
     assert b"a&#13;b" in body
@@ -213,7 +258,7 @@ def test_calls_from_one_thread_reuse_one_connection(serve: Any, proxies: Any) ->
     assert len(set(ports)) == 1
 
 
-def test_each_thread_gets_its_own_connection(serve: Any, proxies: Any) -> None:
+def test_calls_in_turn_from_two_threads_share_one_connection(serve: Any, proxies: Any) -> None:
     ports: list[int] = []
 
     def record(method: str, params: tuple[Any, ...], client: tuple[str, int]) -> Any:
@@ -225,7 +270,30 @@ def test_each_thread_gets_its_own_connection(serve: Any, proxies: Any) -> None:
     other = threading.Thread(target=proxy.call, args=("any",))
     other.start()
     other.join(5)
-    assert len(set(ports)) == 2
+    assert len(ports) == 2
+    assert len(set(ports)) == 1
+
+
+def test_calls_at_the_same_time_get_a_connection_each(serve: Any, proxies: Any) -> None:
+    n = 4
+    all_in = threading.Barrier(n)
+    ports: list[int] = []
+
+    def rendezvous(method: str, params: tuple[Any, ...], client: tuple[str, int]) -> Any:
+        ports.append(client[1])
+        if method == "meet":
+            all_in.wait(5)  # breaks (and faults) unless all n calls are in flight at once
+        return ""
+
+    proxy = proxies(serve(rendezvous).url, timeout=10)
+    threads = [threading.Thread(target=proxy.call, args=("meet",)) for _ in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(set(ports)) == n
+    proxy.call("again")  # one of the n idle connections is reused
+    assert len(set(ports)) == n
 
 
 def test_concurrent_calls_from_many_threads_get_their_own_answers(serve: Any, proxies: Any) -> None:
@@ -612,3 +680,112 @@ def test_wire_log_never_shows_keys_or_secrets(
     assert "<methodName>void</methodName>" in wire
     for secret in ("k:private-123", "k:other-456", "s-789"):
         assert secret not in wire
+
+
+# -- our own HTTP: what any server may answer, what any client may send ---------------------
+
+
+def answer_once(proxies: Any, response: bytes) -> Any:
+    """Call a one-shot raw server that answers *response*; return what the proxy made of it."""
+    listener, thread = one_shot_server(response)
+    with listener:
+        port = listener.getsockname()[1]
+        try:
+            return proxies(f"http://127.0.0.1:{port}/xmlrpc", timeout=5).call("x")
+        finally:
+            thread.join(5)
+
+
+def test_proxy_reads_a_chunked_response(proxies: Any) -> None:
+    body = xmlrpc_codec.dump_response({"a": "chunked"})
+    chunks = b"".join(b"%x;ext=1\r\n%s\r\n" % (len(part), part) for part in (body[:10], body[10:]))
+    response = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\nX: y\r\n\r\n"
+    )
+    assert answer_once(proxies, response) == {"a": "chunked"}
+
+
+def test_proxy_skips_an_interim_100_continue(proxies: Any) -> None:
+    body = xmlrpc_codec.dump_response("after continue")
+    response = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(
+        body
+    )
+    assert answer_once(proxies, response + body) == "after continue"
+
+
+def test_proxy_reads_a_close_delimited_http_1_0_response(proxies: Any) -> None:
+    body = xmlrpc_codec.dump_response("one point oh")
+    assert answer_once(proxies, b"HTTP/1.0 200 OK\r\nServer: old\r\n\r\n" + body) == "one point oh"
+
+
+def test_response_with_too_many_headers_is_a_transport_error(proxies: Any) -> None:
+    headers = b"".join(b"X-H%d: v\r\n" % i for i in range(150))
+    with pytest.raises(TransportError, match="headers"):
+        answer_once(proxies, b"HTTP/1.1 200 OK\r\n" + headers + b"Content-Length: 0\r\n\r\n")
+
+
+def test_response_announcing_a_huge_body_is_refused_before_reading_it(proxies: Any) -> None:
+    with pytest.raises(PeerProtocolError, match="too big"):
+        answer_once(proxies, b"HTTP/1.1 200 OK\r\nContent-Length: 999999999999\r\n\r\n")
+
+
+def test_truncated_response_is_a_transport_error(proxies: Any) -> None:
+    with pytest.raises(TransportError):
+        answer_once(proxies, b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n<methodRe")
+
+
+def raw_exchange(server: XmlRpcServer, data: bytes) -> bytes:
+    """Send *data* on a fresh connection; everything the server sends until it closes."""
+    with socket.create_connection(server.address, timeout=5) as sock:
+        sock.sendall(data)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    return reply
+
+
+def test_server_sends_100_continue_before_reading_the_body(serve: Any) -> None:
+    server = serve()
+    body = xmlrpc_codec.dump_request("echo", ("go on",))
+    head = (
+        f"POST /xmlrpc HTTP/1.1\r\nHost: x\r\nexpect: 100-continue\r\n"
+        f"content-length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(server.address, timeout=5) as sock:
+        sock.sendall(head)
+        assert sock.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        reply = http.client.HTTPResponse(sock)
+        reply.begin()
+        assert reply.status == 200
+        assert xmlrpc_codec.parse_response(reply.read()) == "go on"
+
+
+def test_http_1_0_request_is_answered_and_its_connection_closed(serve: Any) -> None:
+    body = xmlrpc_codec.dump_request("echo", ("old",))
+    request = b"POST /xmlrpc HTTP/1.0\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    reply = raw_exchange(serve(), request)  # returns once the server has closed
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"Date: " in reply
+    assert reply.endswith(b"</methodResponse>\n")
+
+
+def test_folded_header_line_continues_the_previous_header(serve: Any) -> None:
+    body = xmlrpc_codec.dump_request("echo", ("folded",))
+    request = b"POST /xmlrpc HTTP/1.1\r\nConnection:\r\n close\r\nContent-Length: %d\r\n\r\n" % len(
+        body
+    )
+    reply = raw_exchange(serve(), request + body)  # "Connection: close" after unfolding
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+@pytest.mark.parametrize(
+    ("request_line", "status"),
+    [(b"PUT /xmlrpc HTTP/1.1", b"501"), (b"POST /xmlrpc HTTP/2.0", b"505")],
+    ids=["unknown-method", "http-2"],
+)
+def test_request_the_server_cannot_serve_gets_an_error(
+    serve: Any, request_line: bytes, status: bytes
+) -> None:
+    reply = raw_exchange(serve(), request_line + b"\r\nContent-Length: 0\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 " + status)
