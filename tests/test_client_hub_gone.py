@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from minisamp import (
     ReceivedMessage,
     SampError,
     SAMPProxyError,
+    TransportError,
 )
 from minisamp.xmlrpc_transport import XmlRpcProxy
 
@@ -82,7 +84,11 @@ def test_disconnect_from_the_hub_marks_the_client_gone(any_hub: RunningHub) -> N
         proxy = XmlRpcProxy(target._server.url, timeout=5)
         message = {"samp.mtype": "samp.hub.disconnect", "samp.params": {"reason": "idle"}}
         key = target.get_private_key()
-        proxy.call("samp.client.receiveNotification", key, target.hub_id, message)
+        # The client stops its server as soon as it has the message; the answer to this
+        # very call may be cut off (a hub ignores it for notifications), so only the
+        # client's reaction is checked.
+        with contextlib.suppress(TransportError):
+            proxy.call("samp.client.receiveNotification", key, target.hub_id, message)
         proxy.close()
         assert target.state is ClientState.HUB_GONE
         with pytest.raises(HubGoneError, match="idle"):
