@@ -364,12 +364,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"minisamp {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (INFO)")
     parser.add_argument("--debug", action="store_true", help="log everything, show tracebacks")
+    # the same options after the subcommand (`minisamp hub --verbose`)
+    logging_options = argparse.ArgumentParser(add_help=False)
+    logging_options.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="log what happens (INFO)",
+    )
+    logging_options.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="log everything, show tracebacks",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(
         name: str, func: Callable[[argparse.Namespace], int], text: str
     ) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=text, description=text)
+        p = sub.add_parser(name, help=text, description=text, parents=[logging_options])
         p.set_defaults(func=func)
         return p
 

@@ -237,3 +237,21 @@ def test_hub_command_serves_the_web_profile_when_asked(tmp_path: Path) -> None:
     finally:
         hub.send_signal(signal.SIGINT)
         assert hub.wait(20) == 0
+
+
+def test_hub_verbose_logs_registrations_without_keys(tmp_path: Path) -> None:
+    lockfile = tmp_path / "lockfile"
+    hub = start("hub", "--lockfile", str(lockfile), "--verbose")
+    try:
+        read_line_with(hub, "press Ctrl-C")
+        environ = {**os.environ, "SAMP_HUB": f"std-lockurl:{lockfile.as_uri()}"}
+        listed = subprocess.run(
+            [MINISAMP, "clients"], capture_output=True, text=True, timeout=30, env=environ
+        )
+        assert listed.returncode == 0, listed.stderr
+        secret = read_lockfile(lockfile.as_uri()).secret  # type: ignore[union-attr]
+    finally:
+        hub.send_signal(signal.SIGINT)
+        _, log = hub.communicate(timeout=20)
+    assert "registered c1" in log and "INFO" in log
+    assert secret not in log
