@@ -180,6 +180,9 @@ def test_thousand_connect_close_cycles_leave_no_thread_fd_or_temp_file(
         # (≤: a connection thread of the warm-up may end only after the baseline is taken)
         assert _settles(threading.active_count, threads) <= threads, extra
         leaked = {fd: what for fd, what in _fds().items() if open_before.get(fd) != what}
-        assert _settles(_fd_count, fds) <= fds, leaked
+        # A leak per cycle (or per table sent) would show as tens to a thousand fds; a
+        # few sockets may still be in flight on other threads (the hub's liveness probe,
+        # a keep-alive connection being torn down), so allow that many and no more.
+        assert _settles(_fd_count, fds) <= fds + 4, leaked
         assert os.listdir(private_tmp) == []
         assert len(hub.service.records()) == 1  # only the hub itself: nobody left behind
