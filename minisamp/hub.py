@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from . import __version__
 from .datatypes import SampValue
 from .errors import SAMPHubError, SAMPProxyError, TransportError
-from .hub_service import HUB_ID, ClientRecord, HubService
+from .hub_service import HUB_ID, SERVICE_METHODS, ClientRecord, HubService
 from .lockfile import (
     LockInfo,
     claim_lockfile,
@@ -56,21 +56,8 @@ PROBE_INTERVAL = 1.0
 # samp.hub.<name> → (HubService method name, accepted argument counts)
 _STANDARD_METHODS: dict[str, tuple[str, tuple[int, ...]]] = {
     "register": ("register", (1,)),
-    "unregister": ("unregister", (1,)),
     "setXmlrpcCallback": ("set_xmlrpc_callback", (2,)),
-    "ping": ("ping", (0, 1)),
-    "declareMetadata": ("declare_metadata", (2,)),
-    "getMetadata": ("get_metadata", (2,)),
-    "declareSubscriptions": ("declare_subscriptions", (2,)),
-    "getSubscriptions": ("get_subscriptions", (2,)),
-    "getRegisteredClients": ("get_registered_clients", (1,)),
-    "getSubscribedClients": ("get_subscribed_clients", (2,)),
-    "notify": ("notify", (3,)),
-    "notifyAll": ("notify_all", (2,)),
-    "call": ("call", (4,)),
-    "callAll": ("call_all", (3,)),
-    "callAndWait": ("call_and_wait", (4,)),
-    "reply": ("reply", (3,)),
+    **SERVICE_METHODS,
 }
 
 _UNREACHABLE = (ConnectionRefusedError, ConnectionResetError, BrokenPipeError)

@@ -52,6 +52,26 @@ FAULT_BAD_ID = 6
 FAULT_BAD_SECRET = 7
 FAULT_GENERAL = 1
 
+#: The hub API both profiles share (SAMP 1.3 §3.11), private key first: SAMP method
+#: name → (HubService method, accepted argument counts).  Each profile adds its own
+#: registration methods (standard: register, setXmlrpcCallback).
+SERVICE_METHODS: dict[str, tuple[str, tuple[int, ...]]] = {
+    "unregister": ("unregister", (1,)),
+    "ping": ("ping", (0, 1)),
+    "declareMetadata": ("declare_metadata", (2,)),
+    "getMetadata": ("get_metadata", (2,)),
+    "declareSubscriptions": ("declare_subscriptions", (2,)),
+    "getSubscriptions": ("get_subscriptions", (2,)),
+    "getRegisteredClients": ("get_registered_clients", (1,)),
+    "getSubscribedClients": ("get_subscribed_clients", (2,)),
+    "notify": ("notify", (3,)),
+    "notifyAll": ("notify_all", (2,)),
+    "call": ("call", (4,)),
+    "callAll": ("call_all", (3,)),
+    "callAndWait": ("call_and_wait", (4,)),
+    "reply": ("reply", (3,)),
+}
+
 Deliver = Callable[["ClientRecord", str, tuple[SampValue, ...]], None]
 SendFilter = Callable[["ClientRecord", "ClientRecord", str], "str | None"]
 

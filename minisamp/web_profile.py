@@ -45,7 +45,13 @@ from typing import Any
 
 from .datatypes import SampValue, decode_bool, decode_int
 from .errors import SampDataError, SAMPProxyError
-from .hub_service import FAULT_BAD_KEY, FAULT_GENERAL, ClientRecord, HubService
+from .hub_service import (
+    FAULT_BAD_KEY,
+    FAULT_GENERAL,
+    SERVICE_METHODS,
+    ClientRecord,
+    HubService,
+)
 from .messages import best_match
 from .url_translator import UrlTracker, serve_url
 from .web_consent import (
@@ -110,20 +116,7 @@ _METHODS: dict[str, tuple[str, tuple[int, ...]]] = {
     "register": ("_register", (1,)),
     "allowReverseCallbacks": ("_allow_reverse_callbacks", (2,)),
     "pullCallbacks": ("_pull_callbacks", (2,)),
-    "unregister": ("unregister", (1,)),
-    "ping": ("ping", (0, 1)),
-    "declareMetadata": ("declare_metadata", (2,)),
-    "getMetadata": ("get_metadata", (2,)),
-    "declareSubscriptions": ("declare_subscriptions", (2,)),
-    "getSubscriptions": ("get_subscriptions", (2,)),
-    "getRegisteredClients": ("get_registered_clients", (1,)),
-    "getSubscribedClients": ("get_subscribed_clients", (2,)),
-    "notify": ("notify", (3,)),
-    "notifyAll": ("notify_all", (2,)),
-    "call": ("call", (4,)),
-    "callAll": ("call_all", (3,)),
-    "callAndWait": ("call_and_wait", (4,)),
-    "reply": ("reply", (3,)),
+    **SERVICE_METHODS,
 }
 
 
