@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from minisamp.lockfile import parse_lockfile
-from minisamp.xmlrpc_transport import XmlRpcProxy
+from minisamp.xmlrpc.transport import XmlRpcProxy
 
 from ._common import BenchError, child_env, spawn, wait_for
 

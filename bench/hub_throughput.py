@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from minisamp.xmlrpc_server import XmlRpcServer
-from minisamp.xmlrpc_transport import XmlRpcProxy
+from minisamp.xmlrpc.server import XmlRpcServer
+from minisamp.xmlrpc.transport import XmlRpcProxy
 
 from ._common import (
     OURS,

@@ -13,9 +13,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .client import Client, ClientState
+from .client.client import Client, ClientState
+from .client.directory import ClientInfo
+from .client.handlers import REPLY_LATER, Inbox, ReceivedMessage
 from .compat import SAMPIntegratedClient
-from .directory import ClientInfo
 from .errors import (
     ClientNotFoundError,
     HubGoneError,
@@ -33,7 +34,6 @@ from .errors import (
     SAMPWarning,
     TransportError,
 )
-from .handlers import REPLY_LATER, Inbox, ReceivedMessage
 from .messages import SAMP_STATUS_ERROR, SAMP_STATUS_OK, SAMP_STATUS_WARNING, Message, Response
 
 __version__ = "0.1.0"

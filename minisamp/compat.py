@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .client import Client
+from .client.client import Client
 from .errors import (
     SAMPClientError,
     SAMPHubError,
@@ -23,7 +23,7 @@ from .errors import (
 from .messages import SAMP_STATUS_ERROR, SAMP_STATUS_OK, SAMP_STATUS_WARNING
 
 if TYPE_CHECKING:
-    from .callback import Inbound
+    from .client.callback import Inbound
 
 __all__ = [
     "SAMP_STATUS_ERROR",
@@ -115,7 +115,7 @@ class SAMPHubServer:
         web_port: int = 21012,
         pool_size: int = 20,
     ) -> None:
-        from .hub import Hub
+        from .hub.hub import Hub
 
         for name, value in (("timeout", timeout), ("client_timeout", client_timeout)):
             if value:
@@ -132,7 +132,7 @@ class SAMPHubServer:
             )
         options: dict[str, Any] = {}
         if web_profile:
-            from .web_consent import prompt_consent
+            from .hub.web.consent import prompt_consent
 
             consent = web_profile_dialog if callable(web_profile_dialog) else prompt_consent
             options.update(web_profile=True, web_port=web_port, web_consent=consent)

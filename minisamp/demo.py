@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .client import Client
+from .client.client import Client
+from .client.handlers import ReceivedMessage
 from .errors import MissingDependencyError, SampError
-from .handlers import ReceivedMessage
 
 __all__ = ["run_demo", "stand_in_hub"]
 
@@ -50,7 +50,7 @@ def stand_in_hub(*names: str) -> Iterator[list[Client]]:
 
     ``SAMP_HUB`` points at the hub inside the block.
     """
-    from .hub import Hub
+    from .hub.hub import Hub
 
     with contextlib.ExitStack() as stack:
         directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="minisamp-")))
@@ -71,7 +71,7 @@ def stand_in_hub(*names: str) -> Iterator[list[Client]]:
 
 
 def _bright_stars() -> Any:
-    from .tables import _import_astropy_table
+    from .tables.files import _import_astropy_table
 
     table_class = _import_astropy_table("the demo needs")
     table = table_class(
@@ -108,7 +108,7 @@ def run_demo(*, use_running_hub: bool = False) -> int:
         if use_running_hub:
             _step("hub", "using the running hub ($SAMP_HUB or ~/.samp)")
         else:
-            from .hub import Hub
+            from .hub.hub import Hub
 
             directory = Path(
                 stack.enter_context(tempfile.TemporaryDirectory(prefix="minisamp-demo-"))
@@ -122,7 +122,7 @@ def run_demo(*, use_running_hub: bool = False) -> int:
         receiver = stack.enter_context(Client(RECEIVER, "receives tables for the minisamp demo"))
 
         def load(msg: ReceivedMessage) -> dict[str, str]:
-            from .tables import read_table
+            from .tables.files import read_table
 
             got["table"] = read_table(str(msg.params["url"]))
             got["message"] = msg

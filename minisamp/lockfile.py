@@ -206,7 +206,7 @@ def _read_path(path: Path, *, warn: bool = True) -> LockInfo:
 
 def is_hub_alive(xmlrpc_url: str, *, timeout: float = 2.0) -> bool:
     """True if ``samp.hub.ping()`` at *xmlrpc_url* answers within *timeout* seconds."""
-    from .xmlrpc_transport import XmlRpcProxy  # the wire layer; imported only when pinging
+    from .xmlrpc.transport import XmlRpcProxy  # the wire layer; imported only when pinging
 
     proxy = XmlRpcProxy(xmlrpc_url, timeout=timeout)
     try:

@@ -24,9 +24,9 @@ from typing import Any
 
 import pytest
 
-from .client import Client
-from .handlers import ReceivedMessage
-from .hub import Hub
+from .client.client import Client
+from .client.handlers import ReceivedMessage
+from .hub.hub import Hub
 
 __all__ = ["Recorder", "samp_hub", "samp_receiver", "samp_receiver_factory"]
 

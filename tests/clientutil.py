@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
 from minisamp import Client, ClientInfo
-from minisamp.directory import HUB_EVENTS
+from minisamp.client.directory import HUB_EVENTS
 
 T = TypeVar("T")
 

@@ -10,8 +10,8 @@ import queue
 from typing import Any
 
 from minisamp.hub import Hub
-from minisamp.xmlrpc_server import XmlRpcServer
-from minisamp.xmlrpc_transport import XmlRpcProxy
+from minisamp.xmlrpc.server import XmlRpcServer
+from minisamp.xmlrpc.transport import XmlRpcProxy
 
 
 class RawClient:

@@ -213,7 +213,7 @@ def test_demo_sends_and_receives_a_table() -> None:
 def test_hub_command_serves_the_web_profile_when_asked(tmp_path: Path) -> None:
     import socket
 
-    from minisamp.xmlrpc_transport import XmlRpcProxy
+    from minisamp.xmlrpc.transport import XmlRpcProxy
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

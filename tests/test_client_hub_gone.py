@@ -20,7 +20,7 @@ from minisamp import (
     SAMPProxyError,
     TransportError,
 )
-from minisamp.xmlrpc_transport import XmlRpcProxy
+from minisamp.xmlrpc.transport import XmlRpcProxy
 
 pytestmark = pytest.mark.timeout(60)
 needs_jsamp = pytest.mark.skipif(shutil.which("jsamp") is None, reason="JSAMP is not installed")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from minisamp.directory import ClientDirectory, ClientInfo, find_client_id_in
+from minisamp.client.directory import ClientDirectory, ClientInfo, find_client_id_in
 from minisamp.errors import ClientNotFoundError
 
 

@@ -6,8 +6,7 @@ import threading
 
 import pytest
 
-from minisamp.errors import SampDataError
-from minisamp.handlers import (
+from minisamp.client.handlers import (
     REPLY_LATER,
     Binding,
     HandlerRegistry,
@@ -19,6 +18,7 @@ from minisamp.handlers import (
     pyvo_notification_adapter,
     response_for,
 )
+from minisamp.errors import SampDataError
 from minisamp.messages import Response
 
 

@@ -15,7 +15,7 @@ from samp_raw import RawClient
 from minisamp.errors import SAMPHubError, SAMPProxyError
 from minisamp.hub import Hub
 from minisamp.lockfile import read_lockfile
-from minisamp.xmlrpc_transport import XmlRpcProxy
+from minisamp.xmlrpc.transport import XmlRpcProxy
 
 PING = {"samp.mtype": "samp.app.ping", "samp.params": {}}
 ECHO_SUBS = {"test.echo": {}, "samp.hub.event.*": {}}

@@ -34,7 +34,7 @@ from minisamp.lockfile import (
     read_lockfile,
     release_lockfile,
 )
-from minisamp.xmlrpc_server import XmlRpcServer
+from minisamp.xmlrpc.server import XmlRpcServer
 
 GOOD = (
     "samp.secret=s3cret\nsamp.hub.xmlrpc.url=http://127.0.0.1:1/xmlrpc\nsamp.profile.version=1.3\n"

@@ -1,4 +1,4 @@
-"""Tests of minisamp.tables and minisamp.votable_writer: files, URLs, the fast VOTable writer."""
+"""Tests of minisamp.tables and minisamp.tables.votable: files, URLs, the fast VOTable writer."""
 
 from __future__ import annotations
 
@@ -32,13 +32,14 @@ from astropy.io.votable import from_table, parse
 from astropy.io.votable.tree import Info, Param
 from astropy.table import Column, MaskedColumn, QTable, Table
 
-from minisamp import tables, votable_writer
+from minisamp import tables
 from minisamp.errors import (
     MissingDependencyError,
     PeerProtocolError,
     SampDataError,
     TransportError,
 )
+from minisamp.tables import votable as votable_writer
 
 # --- helpers ----------------------------------------------------------------------------
 
@@ -601,7 +602,7 @@ def test_missing_astropy_raises_missing_dependency_error(
 
 def test_importing_tables_loads_neither_astropy_nor_numpy() -> None:
     code = (
-        "import sys, minisamp.tables, minisamp.votable_writer; "
+        "import sys, minisamp.tables, minisamp.tables.votable; "
         "print(sorted(m for m in ('astropy', 'numpy') if m in sys.modules))"
     )
     result = subprocess.run(

@@ -18,18 +18,18 @@ from typing import Any
 import pytest
 from samp_raw import RawClient
 
-from minisamp import web_profile
 from minisamp.errors import SAMPHubError, SAMPProxyError
 from minisamp.hub import Hub
-from minisamp.web_profile import (
+from minisamp.hub.web import profile
+from minisamp.hub.web.profile import (
     MTypeRestriction,
     WebRegistrationRequest,
     consent_policy,
     is_local_address,
     prompt_consent,
 )
-from minisamp.xmlrpc_codec import dump_request, parse_response
-from minisamp.xmlrpc_transport import XmlRpcProxy
+from minisamp.xmlrpc.codec import dump_request, parse_response
+from minisamp.xmlrpc.transport import XmlRpcProxy
 
 ORIGIN = "http://apps.example.org"
 
@@ -598,7 +598,7 @@ def test_only_loopback_addresses_are_local(address: str, local: bool) -> None:
 
 def test_requests_from_other_hosts_get_403(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
     assert hub.web_url is not None
-    monkeypatch.setattr(web_profile, "is_local_address", lambda host: False)
+    monkeypatch.setattr(profile, "is_local_address", lambda host: False)
     body = dump_request("samp.webhub.register", ({"samp.name": "Remote"},))
     assert http_request(hub.web_url, "POST", body, {"Content-Type": "text/xml"}).status == 403
     assert http_request(hub.web_url + "crossdomain.xml").status == 403

@@ -1,6 +1,6 @@
 """XML-RPC for SAMP: the codec, the outgoing proxy and the incoming server.
 
-minisamp.xmlrpc_codec, minisamp.xmlrpc_transport and minisamp.xmlrpc_server, tested
+minisamp.xmlrpc.codec, minisamp.xmlrpc.transport and minisamp.xmlrpc.server, tested
 against each other over real loopback sockets.
 """
 
@@ -18,15 +18,15 @@ from typing import Any
 import pytest
 from defusedxml import ElementTree
 
-from minisamp import xmlrpc_codec
 from minisamp.errors import (
     PeerProtocolError,
     SampDataError,
     SAMPProxyError,
     TransportError,
 )
-from minisamp.xmlrpc_server import XmlRpcServer
-from minisamp.xmlrpc_transport import XmlRpcProxy
+from minisamp.xmlrpc import codec
+from minisamp.xmlrpc.server import XmlRpcServer
+from minisamp.xmlrpc.transport import XmlRpcProxy
 
 LEGAL = "\t\n\r" + "".join(chr(c) for c in range(0x20, 0x80))
 NESTED = {"a": ["x", {"b": "y", "c": []}, [["deep"]]], "e": {}, "f": ""}
@@ -105,19 +105,19 @@ def fault_members(body: bytes) -> dict[str, tuple[str, str]]:
 
 
 def test_request_round_trips_nested_values() -> None:
-    body = xmlrpc_codec.dump_request("samp.hub.notifyAll", ("key", NESTED))
-    assert xmlrpc_codec.parse_request(body) == ("samp.hub.notifyAll", ("key", NESTED))
+    body = codec.dump_request("samp.hub.notifyAll", ("key", NESTED))
+    assert codec.parse_request(body) == ("samp.hub.notifyAll", ("key", NESTED))
 
 
 def test_response_round_trips_nested_values() -> None:
-    assert xmlrpc_codec.parse_response(xmlrpc_codec.dump_response(NESTED)) == NESTED
+    assert codec.parse_response(codec.dump_response(NESTED)) == NESTED
 
 
 def test_every_legal_character_survives_a_round_trip_including_cr_and_0x7f() -> None:
-    body = xmlrpc_codec.dump_response({"text": LEGAL, "list": ["a\r\nb", "\r", "\x7f"]})
-    assert xmlrpc_codec.parse_response(body) == {"text": LEGAL, "list": ["a\r\nb", "\r", "\x7f"]}
-    request = xmlrpc_codec.dump_request("m", (LEGAL,))
-    assert xmlrpc_codec.parse_request(request) == ("m", (LEGAL,))
+    body = codec.dump_response({"text": LEGAL, "list": ["a\r\nb", "\r", "\x7f"]})
+    assert codec.parse_response(body) == {"text": LEGAL, "list": ["a\r\nb", "\r", "\x7f"]}
+    request = codec.dump_request("m", (LEGAL,))
+    assert codec.parse_request(request) == ("m", (LEGAL,))
 
 
 @pytest.mark.parametrize(
@@ -136,9 +136,9 @@ def test_every_legal_character_survives_a_round_trip_including_cr_and_0x7f() -> 
 )
 def test_written_xml_means_what_the_stdlib_would_have_written(value: Any) -> None:
     expected = value if not isinstance(value, list) else _lists(value)
-    params, method = xmlrpc.client.loads(xmlrpc_codec.dump_request("m.x", ("k", value)))
+    params, method = xmlrpc.client.loads(codec.dump_request("m.x", ("k", value)))
     assert (method, params) == ("m.x", ("k", expected))
-    (result,), _ = xmlrpc.client.loads(xmlrpc_codec.dump_response(value))
+    (result,), _ = xmlrpc.client.loads(codec.dump_response(value))
     assert result == expected
 
 
@@ -153,7 +153,7 @@ def _lists(value: Any) -> Any:
 
 @pytest.mark.parametrize("value", [7, True, 2.5], ids=["int", "bool", "double"])
 def test_values_samp_does_not_have_are_written_by_the_stdlib(value: Any) -> None:
-    body = xmlrpc_codec.dump_response({"n": value})
+    body = codec.dump_response({"n": value})
     assert xmlrpc.client.loads(body)[0] == ({"n": value},)
 
 
@@ -161,17 +161,17 @@ def test_recursive_value_is_refused_not_looped_over() -> None:
     loop: list[Any] = ["x"]
     loop.append(loop)
     with pytest.raises(TypeError, match="recursive"):
-        xmlrpc_codec.dump_response(loop)
+        codec.dump_response(loop)
 
 
 def test_cr_is_written_as_a_character_reference() -> None:
-    body = xmlrpc_codec.dump_response("a\rb")
+    body = codec.dump_response("a\rb")
     assert b"a&#13;b" in body
     assert b"\r" not in body
 
 
 def test_fault_has_exactly_an_int_code_and_a_string() -> None:
-    body = xmlrpc_codec.dump_fault(42, "no such client: c9")
+    body = codec.dump_fault(42, "no such client: c9")
     assert fault_members(body) == {
         "faultCode": ("int", "42"),
         "faultString": ("string", "no such client: c9"),
@@ -179,25 +179,25 @@ def test_fault_has_exactly_an_int_code_and_a_string() -> None:
 
 
 def test_fault_text_with_characters_xml_cannot_carry_is_still_parseable() -> None:
-    body = xmlrpc_codec.dump_fault(1, "bad \x00\x01 byte & <tag> \r end")
+    body = codec.dump_fault(1, "bad \x00\x01 byte & <tag> \r end")
     members = fault_members(body)
     assert members["faultCode"] == ("int", "1")
     with pytest.raises(SAMPProxyError) as info:
-        xmlrpc_codec.parse_response(body)
+        codec.parse_response(body)
     assert info.value.faultString == "bad ?? byte & <tag> \r end"
 
 
 def test_parsing_a_fault_raises_proxy_error_with_code_and_text() -> None:
     with pytest.raises(SAMPProxyError) as info:
-        xmlrpc_codec.parse_response(xmlrpc_codec.dump_fault(7, "no"))
+        codec.parse_response(codec.dump_fault(7, "no"))
     assert (info.value.faultCode, info.value.faultString) == (7, "no")
 
 
 def test_void_result_is_an_empty_string_never_nil() -> None:
-    body = xmlrpc_codec.dump_response("")
+    body = codec.dump_response("")
     assert b"<value><string></string></value>" in body
     assert b"nil" not in body
-    assert xmlrpc_codec.parse_response(body) == ""
+    assert codec.parse_response(body) == ""
 
 
 @pytest.mark.parametrize(
@@ -212,12 +212,12 @@ def test_void_result_is_an_empty_string_never_nil() -> None:
 )
 def test_malformed_response_is_a_peer_error(body: bytes) -> None:
     with pytest.raises(PeerProtocolError):
-        xmlrpc_codec.parse_response(body)
+        codec.parse_response(body)
 
 
 def test_request_without_method_name_is_a_peer_error() -> None:
     with pytest.raises(PeerProtocolError):
-        xmlrpc_codec.parse_request(b"<methodCall><params></params></methodCall>")
+        codec.parse_request(b"<methodCall><params></params></methodCall>")
 
 
 # -- server and proxy together -------------------------------------------------------------
@@ -232,7 +232,7 @@ def test_call_returns_the_servers_answer(serve: Any, proxies: Any) -> None:
 def test_void_method_answers_an_empty_string(serve: Any, proxies: Any) -> None:
     server = serve()
     assert proxies(server.url, timeout=5).call("void") == ""
-    status, body = raw_post(server, xmlrpc_codec.dump_request("void", ()))
+    status, body = raw_post(server, codec.dump_request("void", ()))
     assert status == 200
     assert b"<value><string></string></value>" in body
     assert b"nil" not in body
@@ -426,7 +426,7 @@ def test_fault_on_the_wire_has_exactly_two_members(serve: Any) -> None:
     def refuse(method: str, params: tuple[Any, ...], client: tuple[str, int]) -> Any:
         raise SAMPProxyError(3, "nope")
 
-    status, body = raw_post(serve(refuse), xmlrpc_codec.dump_request("x", ()))
+    status, body = raw_post(serve(refuse), codec.dump_request("x", ()))
     assert status == 200
     assert fault_members(body) == {"faultCode": ("int", "3"), "faultString": ("string", "nope")}
 
@@ -594,7 +594,7 @@ def test_redact_hides_secrets_from_the_access_log(caplog: pytest.LogCaptureFixtu
     server.start()
     try:
         with (
-            caplog.at_level(logging.DEBUG, logger="minisamp.xmlrpc_server"),
+            caplog.at_level(logging.DEBUG, logger="minisamp.xmlrpc.server"),
             socket.create_connection(server.address, timeout=5) as sock,
         ):
             sock.sendall(b"GET /k:secret-123 junk HTTP/1.1\r\n\r\n")  # logged as bad syntax
@@ -602,7 +602,7 @@ def test_redact_hides_secrets_from_the_access_log(caplog: pytest.LogCaptureFixtu
                 pass
     finally:
         server.close()
-    log = "\n".join(r.getMessage() for r in caplog.records if r.name == "minisamp.xmlrpc_server")
+    log = "\n".join(r.getMessage() for r in caplog.records if r.name == "minisamp.xmlrpc.server")
     assert "GET /k:…" in log
     assert "secret-123" not in log
 
@@ -641,7 +641,7 @@ def one_shot_server(response: bytes) -> tuple[socket.socket, threading.Thread]:
 
 @pytest.mark.parametrize("length", [b"\xb2", b"abc", b"-5"])
 def test_proxy_tolerates_a_content_length_that_is_not_a_number(proxies: Any, length: bytes) -> None:
-    body = xmlrpc_codec.dump_response("fine")
+    body = codec.dump_response("fine")
     listener, thread = one_shot_server(
         b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: "
         + length
@@ -697,7 +697,7 @@ def answer_once(proxies: Any, response: bytes) -> Any:
 
 
 def test_proxy_reads_a_chunked_response(proxies: Any) -> None:
-    body = xmlrpc_codec.dump_response({"a": "chunked"})
+    body = codec.dump_response({"a": "chunked"})
     chunks = b"".join(b"%x;ext=1\r\n%s\r\n" % (len(part), part) for part in (body[:10], body[10:]))
     response = (
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\nX: y\r\n\r\n"
@@ -706,7 +706,7 @@ def test_proxy_reads_a_chunked_response(proxies: Any) -> None:
 
 
 def test_proxy_skips_an_interim_100_continue(proxies: Any) -> None:
-    body = xmlrpc_codec.dump_response("after continue")
+    body = codec.dump_response("after continue")
     response = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(
         body
     )
@@ -714,7 +714,7 @@ def test_proxy_skips_an_interim_100_continue(proxies: Any) -> None:
 
 
 def test_proxy_reads_a_close_delimited_http_1_0_response(proxies: Any) -> None:
-    body = xmlrpc_codec.dump_response("one point oh")
+    body = codec.dump_response("one point oh")
     assert answer_once(proxies, b"HTTP/1.0 200 OK\r\nServer: old\r\n\r\n" + body) == "one point oh"
 
 
@@ -746,7 +746,7 @@ def raw_exchange(server: XmlRpcServer, data: bytes) -> bytes:
 
 def test_server_sends_100_continue_before_reading_the_body(serve: Any) -> None:
     server = serve()
-    body = xmlrpc_codec.dump_request("echo", ("go on",))
+    body = codec.dump_request("echo", ("go on",))
     head = (
         f"POST /xmlrpc HTTP/1.1\r\nHost: x\r\nexpect: 100-continue\r\n"
         f"content-length: {len(body)}\r\n\r\n"
@@ -758,11 +758,11 @@ def test_server_sends_100_continue_before_reading_the_body(serve: Any) -> None:
         reply = http.client.HTTPResponse(sock)
         reply.begin()
         assert reply.status == 200
-        assert xmlrpc_codec.parse_response(reply.read()) == "go on"
+        assert codec.parse_response(reply.read()) == "go on"
 
 
 def test_http_1_0_request_is_answered_and_its_connection_closed(serve: Any) -> None:
-    body = xmlrpc_codec.dump_request("echo", ("old",))
+    body = codec.dump_request("echo", ("old",))
     request = b"POST /xmlrpc HTTP/1.0\r\nContent-Length: %d\r\n\r\n" % len(body) + body
     reply = raw_exchange(serve(), request)  # returns once the server has closed
     assert reply.startswith(b"HTTP/1.1 200 OK\r\n")
@@ -771,7 +771,7 @@ def test_http_1_0_request_is_answered_and_its_connection_closed(serve: Any) -> N
 
 
 def test_folded_header_line_continues_the_previous_header(serve: Any) -> None:
-    body = xmlrpc_codec.dump_request("echo", ("folded",))
+    body = codec.dump_request("echo", ("folded",))
     request = b"POST /xmlrpc HTTP/1.1\r\nConnection:\r\n close\r\nContent-Length: %d\r\n\r\n" % len(
         body
     )

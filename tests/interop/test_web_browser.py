@@ -25,7 +25,7 @@ import pytest
 from samp_raw import RawClient
 
 from minisamp.hub import Hub
-from minisamp.web_profile import WebRegistrationRequest
+from minisamp.hub.web.profile import WebRegistrationRequest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"

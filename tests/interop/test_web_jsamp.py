@@ -21,7 +21,7 @@ import pytest
 from samp_raw import RawClient
 
 from minisamp.hub import Hub
-from minisamp.web_profile import WebRegistrationRequest
+from minisamp.hub.web.profile import WebRegistrationRequest
 
 JSAMP_JAR = Path("/usr/share/java/jsamp.jar")
 

@@ -22,7 +22,7 @@ import test_lockfile
 from minisamp import Client, HubNotFoundError, SAMPHubError, SAMPWarning
 from minisamp.errors import SAMPProxyError
 from minisamp.hub import Hub
-from minisamp.xmlrpc_server import XmlRpcServer
+from minisamp.xmlrpc.server import XmlRpcServer
 
 pytestmark = pytest.mark.timeout(30)
 

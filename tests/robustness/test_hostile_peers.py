@@ -28,11 +28,11 @@ import pytest
 from test_server_hostile_input import BILLION_LAUGHS, fault_of, quadratic_blowup
 
 from minisamp import Client, ReceivedMessage
-from minisamp.callback import FAULT_BAD_KEY
+from minisamp.client.callback import FAULT_BAD_KEY
 from minisamp.errors import SAMPProxyError
 from minisamp.hub import Hub
-from minisamp.xmlrpc_server import DEFAULT_MAX_BODY
-from minisamp.xmlrpc_transport import XmlRpcProxy
+from minisamp.xmlrpc.server import DEFAULT_MAX_BODY
+from minisamp.xmlrpc.transport import XmlRpcProxy
 
 pytestmark = pytest.mark.timeout(30)
 

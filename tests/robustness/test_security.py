@@ -30,7 +30,7 @@ from conftest import wait_for_hub
 import minisamp
 from minisamp import Client, ReceivedMessage, SAMPProxyError, SAMPWarning
 from minisamp.hub import Hub
-from minisamp.hub_service import HubService
+from minisamp.hub.service import HubService
 from minisamp.lockfile import file_url_to_path, read_lockfile
 
 pytestmark = pytest.mark.timeout(60)
@@ -262,7 +262,7 @@ def samp_session(hub: Hub) -> list[str]:
 
     Returns every secret the session used: the hub's secret and the private keys.
     """
-    from minisamp.xmlrpc_transport import XmlRpcProxy
+    from minisamp.xmlrpc.transport import XmlRpcProxy
 
     opts = {"lockfile": hub.lock_url}
     with connected("alice", **opts) as alice, connected("bob", **opts) as bob:

@@ -1,4 +1,4 @@
-"""Hostile input against minisamp.xmlrpc_server.XmlRpcServer.
+"""Hostile input against minisamp.xmlrpc.server.XmlRpcServer.
 
 Each test sends something malformed or malicious over a real loopback socket (raw
 or through http.client) to a server with an echo dispatcher, checks the answer
@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from minisamp import xmlrpc_codec
 from minisamp.errors import SAMPProxyError
-from minisamp.xmlrpc_server import XmlRpcServer
-from minisamp.xmlrpc_transport import XmlRpcProxy
+from minisamp.xmlrpc import codec
+from minisamp.xmlrpc.server import XmlRpcServer
+from minisamp.xmlrpc.transport import XmlRpcProxy
 
 MAX_BODY = 1024 * 1024
 
@@ -74,7 +74,7 @@ def fault_of(status: int, body: bytes) -> SAMPProxyError:
     """The fault a response carries (failing the test if it is not one)."""
     assert status == 200
     with pytest.raises(SAMPProxyError) as info:
-        xmlrpc_codec.parse_response(body)
+        codec.parse_response(body)
     return info.value
 
 
@@ -361,7 +361,7 @@ def test_sloppy_scalar_types_are_coerced_to_strings(
 ) -> None:
     status, reply = post(server, call_body(value_xml))
     assert status == 200
-    assert xmlrpc_codec.parse_response(reply) == ["echo", expected]
+    assert codec.parse_response(reply) == ["echo", expected]
 
 
 # -- slow clients ---------------------------------------------------------------------------

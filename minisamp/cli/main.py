@@ -28,9 +28,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__, helpers
-from .client import Client
-from .errors import (
+from .. import __version__, helpers
+from ..client.client import Client
+from ..client.handlers import ReceivedMessage
+from ..errors import (
     ClientNotFoundError,
     SAMPClientError,
     SampError,
@@ -38,9 +39,8 @@ from .errors import (
     SampResponseError,
     TransportError,
 )
-from .filetypes import ASTROPY_TABLE_SUFFIXES, guess_mtype, url_for
-from .handlers import ReceivedMessage
-from .messages import Message, Response
+from ..messages import Message, Response
+from ..tables.filetypes import ASTROPY_TABLE_SUFFIXES, guess_mtype, url_for
 
 __all__ = ["EXIT_CODES", "main"]
 
@@ -120,11 +120,11 @@ def _client(args: argparse.Namespace, name: str, *, callable: bool = False, **kw
 
 def cmd_hub(args: argparse.Namespace) -> int:
     """Run a hub until Ctrl-C or SIGTERM."""
-    from .hub import Hub
+    from ..hub.hub import Hub
 
     options: dict[str, Any] = {"host": args.host, "port": args.port}
     if args.web:
-        from .web_profile import consent_policy
+        from ..hub.web.profile import consent_policy
 
         options.update(
             web_profile=True, web_port=args.web_port, web_consent=consent_policy(args.web_auth)
@@ -201,7 +201,7 @@ def cmd_send(args: argparse.Namespace) -> int:
         if is_file and mtype.startswith("table.load.") and mtype != "table.load.cdf":
             table: Any = local
             if local.suffix.lower() in ASTROPY_TABLE_SUFFIXES:
-                from .tables import _import_astropy_table
+                from ..tables.files import _import_astropy_table
 
                 table = _import_astropy_table("converting").read(local)
             delivery = helpers.send_table_to(
@@ -331,7 +331,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The main job in a few seconds: hub, receiver, sender, a table sent and received."""
-    from .demo import run_demo
+    from ..demo import run_demo
 
     return run_demo(use_running_hub=args.use_running_hub)
 

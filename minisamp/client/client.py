@@ -35,16 +35,8 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .datatypes import SampValue, to_samp
-from .directory import (
-    HUB_DISCONNECT,
-    HUB_MTYPES,
-    HUB_SHUTDOWN,
-    ClientDirectory,
-    ClientInfo,
-    find_client_id_in,
-)
-from .errors import (
+from ..datatypes import SampValue, to_samp
+from ..errors import (
     HubGoneError,
     HubNotFoundError,
     SAMPClientError,
@@ -55,16 +47,24 @@ from .errors import (
     SampTimeoutError,
     TransportError,
 )
+from ..messages import Message, Response
+from ..xmlrpc.transport import XmlRpcProxy
+from .directory import (
+    HUB_DISCONNECT,
+    HUB_MTYPES,
+    HUB_SHUTDOWN,
+    ClientDirectory,
+    ClientInfo,
+    find_client_id_in,
+)
 from .handlers import Binding, HandlerRegistry, Inbox
-from .messages import Message, Response
 from .pyvo_api import PyvoMethods
-from .xmlrpc_transport import XmlRpcProxy
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
+    from ..lockfile import LockInfo
     from .callback import CallbackServer, Inbound
-    from .lockfile import LockInfo
 
 __all__ = ["Client", "ClientState"]
 
@@ -257,7 +257,7 @@ class Client(PyvoMethods):
     def _find_hub(self, params: Mapping[str, str] | None) -> LockInfo:
         from pathlib import Path
 
-        from . import lockfile  # imported now: not needed before connecting
+        from .. import lockfile  # imported now: not needed before connecting
 
         if params is not None:
             text = "\n".join(f"{k}={v}" for k, v in params.items())
@@ -426,7 +426,7 @@ class Client(PyvoMethods):
         try:
             return proxy.call(method, self._key, *args, timeout=timeout)
         except TransportError as exc:
-            from .lockfile import is_hub_alive
+            from ..lockfile import is_hub_alive
 
             if self._state is ClientState.HUB_GONE or not is_hub_alive(proxy.url, timeout=1.0):
                 raise self._hub_gone(f"{method} failed: {exc}") from exc

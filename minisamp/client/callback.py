@@ -27,9 +27,11 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from .datatypes import SampValue
+from ..datatypes import SampValue
+from ..errors import PeerProtocolError, SAMPClientError, SampError, SAMPProxyError, SampTimeoutError
+from ..messages import Message, Response
+from ..xmlrpc.server import XmlRpcServer
 from .directory import HUB_MTYPES
-from .errors import PeerProtocolError, SAMPClientError, SampError, SAMPProxyError, SampTimeoutError
 from .handlers import (
     Binding,
     HandlerRegistry,
@@ -38,8 +40,6 @@ from .handlers import (
     error_response,
     response_for,
 )
-from .messages import Message, Response
-from .xmlrpc_server import XmlRpcServer
 
 __all__ = [
     "FAULT_BAD_KEY",

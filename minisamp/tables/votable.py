@@ -39,8 +39,8 @@ import re
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
-from minisamp.binary2 import Column, char_codes, stream_base64
-from minisamp.errors import MissingDependencyError, SampDataError
+from ..errors import MissingDependencyError, SampDataError
+from .binary2 import Column, char_codes, stream_base64
 
 if TYPE_CHECKING:
     from astropy.io.votable.tree import TableElement, VOTableFile

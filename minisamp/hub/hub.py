@@ -27,22 +27,22 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
-from .datatypes import SampValue
-from .errors import SAMPHubError, SAMPProxyError, TransportError
-from .hub_service import HUB_ID, SERVICE_METHODS, ClientRecord, HubService
-from .lockfile import (
+from .. import __version__
+from ..datatypes import SampValue
+from ..errors import SAMPHubError, SAMPProxyError, TransportError
+from ..lockfile import (
     LockInfo,
     claim_lockfile,
     file_url_to_path,
     hub_lockfile_path,
     release_lockfile,
 )
-from .xmlrpc_server import DEFAULT_MAX_BODY, XmlRpcServer
-from .xmlrpc_transport import XmlRpcProxy
+from ..xmlrpc.server import DEFAULT_MAX_BODY, XmlRpcServer
+from ..xmlrpc.transport import XmlRpcProxy
+from .service import HUB_ID, SERVICE_METHODS, ClientRecord, HubService
 
 if TYPE_CHECKING:
-    from .web_profile import ConsentHook, MTypeRestriction, WebProfile
+    from .web.profile import ConsentHook, MTypeRestriction, WebProfile
 
 __all__ = ["Hub"]
 
@@ -304,7 +304,7 @@ class Hub:
     def _make_web_profile(self) -> WebProfile | None:
         if self._web_options is None:
             return None
-        from .web_profile import WebProfile
+        from .web.profile import WebProfile
 
         port = self._web_options["port"]
         try:

@@ -28,9 +28,9 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from .datatypes import SampValue, to_samp
-from .errors import SampDataError
-from .messages import FrozenValue, Response, best_match, is_mtype_pattern
+from ..datatypes import SampValue, to_samp
+from ..errors import SampDataError
+from ..messages import FrozenValue, Response, best_match, is_mtype_pattern
 
 __all__ = [
     "REPLY_LATER",

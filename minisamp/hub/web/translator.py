@@ -28,8 +28,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from .datatypes import SampValue
-from .lockfile import file_url_to_path
+from ...datatypes import SampValue
+from ...lockfile import file_url_to_path
 
 __all__ = ["FETCH_TIMEOUT", "MAX_TRACKED_URLS", "UrlTracker", "serve_url"]
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .errors import SAMPClientError
+from ..errors import SAMPClientError
 from .handlers import Binding, HandlerRegistry, pyvo_call_adapter, pyvo_notification_adapter
 
 if TYPE_CHECKING:
-    from .messages import Message, Response
+    from ..messages import Message, Response
 
 __all__ = ["PyvoMethods"]
 

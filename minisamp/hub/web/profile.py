@@ -43,25 +43,25 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .datatypes import SampValue, decode_bool, decode_int
-from .errors import SampDataError, SAMPProxyError
-from .hub_service import (
+from ...datatypes import SampValue, decode_bool, decode_int
+from ...errors import SampDataError, SAMPProxyError
+from ...messages import best_match
+from ...xmlrpc.server import XmlRpcServer
+from ..service import (
     FAULT_BAD_KEY,
     FAULT_GENERAL,
     SERVICE_METHODS,
     ClientRecord,
     HubService,
 )
-from .messages import best_match
-from .url_translator import UrlTracker, serve_url
-from .web_consent import (
+from .consent import (
     ConsentHook,
     WebRegistrationRequest,
     ask_consent,
     consent_policy,
     prompt_consent,
 )
-from .xmlrpc_server import XmlRpcServer
+from .translator import UrlTracker, serve_url
 
 __all__ = [
     "DEFAULT_SAFE_MTYPES",

@@ -31,13 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from minisamp.errors import (
+from ..errors import (
     MissingDependencyError,
     PeerProtocolError,
     SampDataError,
     TransportError,
 )
-from minisamp.votable_writer import write_votable
+from .votable import write_votable
 
 if TYPE_CHECKING:
     from astropy.io.fits import HDUList

@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from .datatypes import SampValue
-from .errors import ClientNotFoundError
-from .messages import FrozenValue
+from ..datatypes import SampValue
+from ..errors import ClientNotFoundError
+from ..messages import FrozenValue
 
 __all__ = [
     "HUB_DISCONNECT",

@@ -27,9 +27,9 @@ import time
 import urllib.parse
 from typing import Any
 
-from . import xmlrpc_codec
-from .datatypes import SampValue
-from .errors import PeerProtocolError, TransportError
+from ..datatypes import SampValue
+from ..errors import PeerProtocolError, TransportError
+from . import codec
 
 __all__ = ["DEFAULT_TIMEOUT", "XmlRpcProxy"]
 
@@ -213,7 +213,7 @@ class XmlRpcProxy:
         if self._closed:
             raise TransportError(f"the connection to {self.url} has been closed")
         limit = self.timeout if timeout is False else timeout
-        body = xmlrpc_codec.dump_request(method, params)
+        body = codec.dump_request(method, params)
         started = time.perf_counter()
         data = self._post(body, limit, method)
         if logger.isEnabledFor(logging.DEBUG):
@@ -229,7 +229,7 @@ class XmlRpcProxy:
             wire_logger.debug(
                 "request to %s:\n%s\nresponse:\n%s", self.url, _mask_key(body), _mask_key(data)
             )
-        return xmlrpc_codec.parse_response(data)
+        return codec.parse_response(data)
 
     def _connection(self, timeout: float | None) -> tuple[_Connection, bool]:
         """An idle connection (the one used last), else a new one; True if reused."""

@@ -22,8 +22,8 @@ import xmlrpc.client
 from collections.abc import Callable
 from typing import Any
 
-from .datatypes import MAX_DEPTH, SampValue
-from .errors import PeerProtocolError, SAMPProxyError
+from ..datatypes import MAX_DEPTH, SampValue
+from ..errors import PeerProtocolError, SAMPProxyError
 
 __all__ = ["dump_fault", "dump_request", "dump_response", "parse_request", "parse_response"]
 

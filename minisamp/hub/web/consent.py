@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from .datatypes import SampValue
+from ...datatypes import SampValue
 
 __all__ = [
     "ConsentHook",

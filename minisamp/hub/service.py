@@ -25,9 +25,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .datatypes import SampValue, decode_int
-from .errors import SampDataError, SAMPProxyError, SAMPProxyTimeoutError
-from .messages import SAMP_STATUS_OK, Response, best_match
+from ..datatypes import SampValue, decode_int
+from ..errors import SampDataError, SAMPProxyError, SAMPProxyTimeoutError
+from ..messages import SAMP_STATUS_OK, Response, best_match
 
 __all__ = ["ClientRecord", "HubService", "PendingCall"]
 

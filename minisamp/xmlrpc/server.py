@@ -45,8 +45,8 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
-from . import xmlrpc_codec
-from .errors import PeerProtocolError, SampError, SAMPProxyError
+from ..errors import PeerProtocolError, SampError, SAMPProxyError
+from . import codec
 
 __all__ = ["DEFAULT_MAX_BODY", "Dispatcher", "RequestHandler", "XmlRpcServer"]
 
@@ -529,24 +529,24 @@ class XmlRpcServer:
     def respond(self, body: bytes, client: tuple[str, int]) -> bytes:
         """Parse a request body, dispatch it, and return the response body."""
         try:
-            method, params = xmlrpc_codec.parse_request(body)
+            method, params = codec.parse_request(body)
         except PeerProtocolError as exc:
             logger.info("malformed request from %s: %s", client[0], exc)
-            return xmlrpc_codec.dump_fault(FAULT_BAD_REQUEST, str(exc))
+            return codec.dump_fault(FAULT_BAD_REQUEST, str(exc))
         try:
             result = self.dispatcher(method, params, client)
         except SAMPProxyError as exc:
-            return xmlrpc_codec.dump_fault(exc.faultCode, exc.faultString)
+            return codec.dump_fault(exc.faultCode, exc.faultString)
         except SampError as exc:
-            return xmlrpc_codec.dump_fault(FAULT_BAD_REQUEST, str(exc))
+            return codec.dump_fault(FAULT_BAD_REQUEST, str(exc))
         except Exception as exc:
             logger.exception("internal error while handling %s", method)
-            return xmlrpc_codec.dump_fault(FAULT_BAD_REQUEST, f"internal error: {exc}")
+            return codec.dump_fault(FAULT_BAD_REQUEST, f"internal error: {exc}")
         try:
-            return xmlrpc_codec.dump_response("" if result is None else result)
+            return codec.dump_response("" if result is None else result)
         except Exception as exc:  # the dispatcher returned something XML-RPC cannot carry
             logger.exception("cannot encode the result of %s", method)
-            return xmlrpc_codec.dump_fault(FAULT_BAD_REQUEST, f"internal error: {exc}")
+            return codec.dump_fault(FAULT_BAD_REQUEST, f"internal error: {exc}")
 
     def handle_get(self, handler: Any) -> None:
         """Answer a GET (default: 404)."""

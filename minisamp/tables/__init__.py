@@ -1,0 +1,32 @@
+"""Tables and images as files for SAMP: the only place astropy and numpy are used.
+
+``files`` turns a table (astropy ``Table``, ``VOTableFile`` or an existing file) into a
+private file and its ``file:`` URL, and reads what a ``table.load.*`` or
+``image.load.fits`` message points to; ``votable`` writes VOTables fast (BINARY2, its
+row encoder in ``binary2``); ``filetypes`` tells the MType for a file by its name and
+first bytes.
+
+May import: the shared modules; astropy and numpy only inside the functions that need
+them, never at import.  Must never import: ``client``, ``hub``, ``xmlrpc``, the helpers
+or the command line.
+"""
+
+from .files import (
+    TableFile,
+    accessible_table,
+    prepare_table,
+    private_directory,
+    read_image,
+    read_table,
+    write_votable,
+)
+
+__all__ = [
+    "TableFile",
+    "accessible_table",
+    "prepare_table",
+    "private_directory",
+    "read_image",
+    "read_table",
+    "write_votable",
+]
