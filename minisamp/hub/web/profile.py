@@ -34,13 +34,11 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
-import select
-import socket
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from ...datatypes import SampValue, decode_bool, decode_int
@@ -61,7 +59,8 @@ from .consent import (
     consent_policy,
     prompt_consent,
 )
-from .translator import UrlTracker, serve_url
+from .pages import STALE_AFTER, CallbackQueue, WebClient, peer_gone
+from .translator import serve_url
 
 __all__ = [
     "DEFAULT_SAFE_MTYPES",
@@ -82,10 +81,6 @@ logger = logging.getLogger(__name__)
 WEB_PORT = 21012
 #: Longest a ``pullCallbacks`` may wait, whatever it asks (JSAMP's client asks 600 s).
 MAX_PULL_TIMEOUT = 600.0
-#: Callbacks queued for one page that has not pulled them (as JSAMP).
-QUEUE_CAPACITY = 4096
-#: A callable page that has not pulled callbacks for this long is unregistered.
-STALE_AFTER = 600.0
 #: The MTypes web clients may send by default (JSAMP's ``ListMessageRestriction``).
 DEFAULT_SAFE_MTYPES = (
     "samp.app.*",
@@ -177,87 +172,6 @@ def is_local_address(host: str) -> bool:
     return address.is_loopback
 
 
-# -- per-page state ---------------------------------------------------------------------
-
-
-class _CallbackQueue:
-    """The callbacks waiting for one page's ``pullCallbacks``."""
-
-    def __init__(self, capacity: int = QUEUE_CAPACITY) -> None:
-        self._cond = threading.Condition()
-        self._items: list[dict[str, SampValue]] = []
-        self._capacity = capacity
-        self._closed = False
-        self._pullers = 0
-        self._last_pull = time.monotonic()
-
-    def put(self, callback: dict[str, SampValue]) -> bool:
-        """Queue *callback* and wake a puller; False if the queue is full or closed."""
-        with self._cond:
-            if self._closed or len(self._items) >= self._capacity:
-                return False
-            self._items.append(callback)
-            self._cond.notify_all()
-            return True
-
-    def pull(self, timeout: float, gone: Callable[[], bool]) -> list[SampValue]:
-        """Everything queued, once there is something, or [] after *timeout* or :meth:`close`."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            self._pullers += 1
-            try:
-                while not self._items and not self._closed:
-                    left = deadline - time.monotonic()
-                    if left <= 0 or gone():
-                        return []
-                    self._cond.wait(min(left, 1.0))
-                items, self._items = self._items, []
-                return list(items)
-            finally:
-                self._pullers -= 1
-                self._last_pull = time.monotonic()
-
-    def idle_for(self) -> float:
-        """Seconds since anyone last waited in :meth:`pull` (0 while someone does)."""
-        with self._cond:
-            return 0.0 if self._pullers else time.monotonic() - self._last_pull
-
-    def wait_empty(self, timeout: float) -> None:
-        """Wait (at most *timeout*) until the queue has been pulled empty."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._items and not self._closed and (left := deadline - time.monotonic()) > 0:
-                self._cond.wait(min(left, 0.05))
-
-    def close(self) -> None:
-        """Drop what is queued and wake every puller."""
-        with self._cond:
-            self._closed = True
-            self._items.clear()
-            self._cond.notify_all()
-
-
-@dataclass
-class _WebClient:
-    """One registered page: its identity, callback queue and translatable URLs."""
-
-    public_id: str
-    private_key: str
-    request: WebRegistrationRequest
-    queue: _CallbackQueue | None = None
-    urls: UrlTracker = field(default_factory=UrlTracker)
-
-
-def _peer_gone(sock: socket.socket) -> bool:
-    """True if the peer of *sock* has closed its end (a page that went away)."""
-    try:
-        if not select.select([sock], [], [], 0)[0]:
-            return False
-        return sock.recv(1, socket.MSG_PEEK) == b""
-    except (OSError, ValueError):
-        return True
-
-
 # -- the HTTP side ----------------------------------------------------------------------
 
 
@@ -285,8 +199,8 @@ class WebProfile(XmlRpcServer):
         self.restriction = MTypeRestriction.from_option(restrict_mtypes)
         self.stale_after = stale_after
         self._lock = threading.Lock()
-        self._by_key: dict[str, _WebClient] = {}
-        self._by_id: dict[str, _WebClient] = {}
+        self._by_key: dict[str, WebClient] = {}
+        self._by_id: dict[str, WebClient] = {}
         self._stopping = threading.Event()
         self._reaper = threading.Thread(target=self._reap, name="minisamp-web-reaper", daemon=True)
         service.send_filter = self._send_filter
@@ -374,7 +288,7 @@ class WebProfile(XmlRpcServer):
         web.urls.note_incoming(result)
         return result
 
-    def _client(self, key: Any) -> _WebClient:
+    def _client(self, key: Any) -> WebClient:
         client = self._by_key.get(key) if isinstance(key, str) else None
         if client is None:
             raise SAMPProxyError(
@@ -399,7 +313,7 @@ class WebProfile(XmlRpcServer):
         reg = self.service.register("", profile="web")
         key, public_id = str(reg["samp.private-key"]), str(reg["samp.self-id"])
         with self._lock:
-            self._by_key[key] = self._by_id[public_id] = _WebClient(public_id, key, request)
+            self._by_key[key] = self._by_id[public_id] = WebClient(public_id, key, request)
         reg["samp.url-translator"] = f"{self.url}{_TRANSLATOR[1:]}{key}?"
         logger.info("web client %s registered as %r from %s", public_id, name, request.origin)
         return reg
@@ -416,7 +330,7 @@ class WebProfile(XmlRpcServer):
         client = self._client(key)
         allow = isinstance(flag, str) and decode_bool(flag)
         if allow and client.queue is None:
-            client.queue = _CallbackQueue()
+            client.queue = CallbackQueue()
             self.service.make_callable(key, True)
         elif not allow and client.queue is not None:
             self.service.make_callable(key, False)
@@ -440,7 +354,7 @@ class WebProfile(XmlRpcServer):
             seconds = MAX_PULL_TIMEOUT
         handler = self.current_handler()
         sock = handler.connection if handler is not None else None
-        return queue.pull(seconds, lambda: sock is not None and _peer_gone(sock))
+        return queue.pull(seconds, lambda: sock is not None and peer_gone(sock))
 
     def _reap(self) -> None:
         while not self._stopping.wait(min(1.0, self.stale_after / 4)):
