@@ -20,7 +20,7 @@ from samp_raw import RawClient
 
 from minisamp.errors import SAMPHubError, SAMPProxyError
 from minisamp.hub import Hub
-from minisamp.hub.web import profile
+from minisamp.hub.web import plain_http
 from minisamp.hub.web.profile import (
     MTypeRestriction,
     WebRegistrationRequest,
@@ -598,7 +598,7 @@ def test_only_loopback_addresses_are_local(address: str, local: bool) -> None:
 
 def test_requests_from_other_hosts_get_403(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
     assert hub.web_url is not None
-    monkeypatch.setattr(profile, "is_local_address", lambda host: False)
+    monkeypatch.setattr(plain_http, "is_local_address", lambda host: False)
     body = dump_request("samp.webhub.register", ({"samp.name": "Remote"},))
     assert http_request(hub.web_url, "POST", body, {"Content-Type": "text/xml"}).status == 403
     assert http_request(hub.web_url + "crossdomain.xml").status == 403

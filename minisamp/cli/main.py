@@ -1,7 +1,10 @@
 """The ``minisamp`` command: run a hub, see who is there, send, listen, try it out.
 
-This is the only module that configures logging.  Errors print one line (no
-traceback unless ``--debug``) and exit with a code scripts can test:
+The entry point: the argument parser, logging and the error → exit-code mapping; the
+subcommands themselves are :mod:`minisamp.cli.commands`, the codes' numbers
+:mod:`minisamp.cli.exit_codes`.  This is the only module that configures logging.
+Errors print one line (no traceback unless ``--debug``) and exit with a code scripts
+can test:
 
 ==== ====================================================================
 0    done
@@ -20,17 +23,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sys
-import threading
-import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
-from .. import __version__, helpers
-from ..client.client import Client
-from ..client.handlers import ReceivedMessage
+from .. import __version__
 from ..errors import (
     ClientNotFoundError,
     SAMPClientError,
@@ -39,31 +36,27 @@ from ..errors import (
     SampResponseError,
     TransportError,
 )
-from ..messages import Message, Response
-from ..tables.filetypes import ASTROPY_TABLE_SUFFIXES, guess_mtype, url_for
+from .commands import (
+    cmd_clients,
+    cmd_demo,
+    cmd_hub,
+    cmd_listen,
+    cmd_message,
+    cmd_ping,
+    cmd_point,
+    cmd_send,
+)
+from .exit_codes import (
+    EXIT_CODES,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_NO_HUB,
+    EXIT_NOT_FOUND,
+    EXIT_REFUSED,
+    EXIT_TIMEOUT,
+)
 
 __all__ = ["EXIT_CODES", "main"]
-
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NO_HUB, EXIT_NOT_FOUND, EXIT_TIMEOUT, EXIT_REFUSED = (
-    0,
-    1,
-    2,
-    3,
-    4,
-    5,
-    6,
-)
-EXIT_INTERRUPTED = 130
-EXIT_CODES = {
-    "ok": EXIT_OK,
-    "error": EXIT_ERROR,
-    "usage": EXIT_USAGE,
-    "no-hub": EXIT_NO_HUB,
-    "not-found": EXIT_NOT_FOUND,
-    "timeout": EXIT_TIMEOUT,
-    "refused": EXIT_REFUSED,
-    "interrupted": EXIT_INTERRUPTED,
-}
 
 
 def _exit_code(exc: BaseException) -> int:
@@ -78,156 +71,6 @@ def _exit_code(exc: BaseException) -> int:
     return EXIT_ERROR
 
 
-def _print(*parts: Any) -> None:
-    print(*parts, flush=True)
-
-
-class _Signals:
-    """Catch SIGINT and SIGTERM for the block (installed before anything is printed)."""
-
-    def __enter__(self) -> _Signals:
-        self.stop = threading.Event()
-        self._previous = {
-            sig: signal.signal(sig, lambda *_: self.stop.set())
-            for sig in (signal.SIGINT, signal.SIGTERM)
-        }
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-    def wait(self, done: threading.Event | None = None) -> None:
-        """Block until a signal arrives, or *done* is set."""
-        while not self.stop.wait(0.2):
-            if done is not None and done.is_set():
-                return
-
-
-def _client(args: argparse.Namespace, name: str, *, callable: bool = False, **kw: Any) -> Client:
-    return Client(
-        name,
-        kw.pop("description", "minisamp command line"),
-        callable=callable,
-        lockfile=args.lockfile,
-        timeout=args.timeout,
-        **kw,
-    )
-
-
-# -- hub -----------------------------------------------------------------------------------
-
-
-def cmd_hub(args: argparse.Namespace) -> int:
-    """Run a hub until Ctrl-C or SIGTERM."""
-    from ..hub.hub import Hub
-
-    options: dict[str, Any] = {"host": args.host, "port": args.port}
-    if args.web:
-        from ..hub.web.profile import consent_policy
-
-        options.update(
-            web_profile=True, web_port=args.web_port, web_consent=consent_policy(args.web_auth)
-        )
-    hub = Hub(args.lockfile, **options)
-    with _Signals() as signals:
-        hub.start()
-        try:
-            _print(f"SAMP hub running at {hub.url}")
-            _print(f"lockfile: {hub.lockfile}")
-            _print(f"clients elsewhere can use: SAMP_HUB=std-lockurl:{hub.lock_url}")
-            if args.web:
-                _print(f"Web Profile on port {args.web_port}, registrations: {args.web_auth}")
-            _print("press Ctrl-C to stop")
-            signals.wait()
-        finally:
-            hub.stop()
-    _print("hub stopped")
-    return EXIT_OK
-
-
-# -- clients -------------------------------------------------------------------------------
-
-
-def cmd_clients(args: argparse.Namespace) -> int:
-    """List the registered clients."""
-    with _client(args, "minisamp clients") as client:
-        rows = []
-        for client_id in client.get_registered_clients():
-            metadata = client.get_metadata(client_id)
-            rows.append(
-                {
-                    "id": client_id,
-                    "name": metadata.get("samp.name", ""),
-                    "description": metadata.get("samp.description.text", ""),
-                    "subscriptions": sorted(client.get_subscriptions(client_id)),
-                }
-            )
-    if args.json:
-        _print(json.dumps(rows, indent=2))
-        return EXIT_OK
-    for row in rows:
-        _print(f"{row['id']:<8} {row['name'] or '(no name)'}")
-        if row["description"]:
-            _print(f"         {row['description']}")
-        _print(f"         subscribed to: {', '.join(row['subscriptions']) or '(nothing)'}")
-    return EXIT_OK
-
-
-# -- send, point, message, ping ------------------------------------------------------------
-
-
-def _print_delivery(client: Client, delivery: helpers.Delivery) -> int:
-    for client_id, result in delivery.accepted.items():
-        extra = f" {json.dumps(result)}" if result else ""
-        _print(f"{helpers.client_label(client, client_id)}: ok{extra}")
-    for client_id, why in delivery.failed.items():
-        _print(f"{helpers.client_label(client, client_id)}: FAILED: {why}")
-    return EXIT_OK if not delivery.failed else EXIT_REFUSED
-
-
-def cmd_send(args: argparse.Namespace) -> int:
-    """Send a table, an image or any URL, and wait for acknowledgements."""
-    target: str = args.target
-    local = Path(target)
-    is_file = local.is_file()
-    if not is_file and "://" not in target and not target.startswith("file:"):
-        raise SampError(f"{target} is neither an existing file nor a URL")
-    mtype = args.mtype or guess_mtype(target)
-    if mtype is None:
-        raise SampError(f"cannot tell what {target} is: give --mtype (e.g. table.load.votable)")
-    name = args.name or (local.name if is_file else target.rsplit("/", 1)[-1])
-    with _client(args, "minisamp send") as client:
-        if is_file and mtype.startswith("table.load.") and mtype != "table.load.cdf":
-            table: Any = local
-            if local.suffix.lower() in ASTROPY_TABLE_SUFFIXES:
-                from ..tables.files import _import_astropy_table
-
-                table = _import_astropy_table("converting").read(local)
-            delivery = helpers.send_table_to(
-                client, table, args.to, name, timeout=args.timeout, strict=False
-            )
-        else:
-            message = Message.create(mtype, {"url": url_for(target), "name": name})
-            delivery = helpers.send_and_wait(
-                client, message, args.to, timeout=args.timeout, strict=False
-            )
-        return _print_delivery(client, delivery)
-
-
-def cmd_point(args: argparse.Namespace) -> int:
-    """Point clients at a sky position."""
-    with _client(args, "minisamp point") as client:
-        sent = helpers.point_at(client, args.ra, args.dec, args.to)
-        if not sent:
-            _print("nobody is subscribed to coord.pointAt.sky")
-            return EXIT_REFUSED
-        _print(
-            "sent coord.pointAt.sky to: " + ", ".join(helpers.client_label(client, c) for c in sent)
-        )
-    return EXIT_OK
-
-
 def _param(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"{text!r} is not key=value")
@@ -238,102 +81,6 @@ def _param(text: str) -> tuple[str, Any]:
         except json.JSONDecodeError:
             pass
     return key, value
-
-
-def cmd_message(args: argparse.Namespace) -> int:
-    """Send any message: notify (default), or call and wait with --wait."""
-    message = Message.create(args.mtype, dict(args.params))
-    with _client(args, "minisamp message") as client:
-        if args.wait is None:
-            if args.to is None:
-                sent = client.notify_all(message.to_map())
-            else:
-                recipient = client.find_client_id(args.to)
-                client.notify(recipient, message.to_map())
-                sent = [recipient]
-            _print(
-                f"notified: {', '.join(helpers.client_label(client, c) for c in sent) or 'nobody'}"
-            )
-            return EXIT_OK if sent else EXIT_REFUSED
-        delivery = helpers.send_and_wait(client, message, args.to, timeout=args.wait, strict=False)
-        return _print_delivery(client, delivery)
-
-
-def cmd_ping(args: argparse.Namespace) -> int:
-    """Ping the hub, or a client by name."""
-    with _client(args, "minisamp ping") as client:
-        target = client.hub_id if args.name is None else client.find_client_id(args.name)
-        started = time.perf_counter()
-        client.request(target, "samp.app.ping", timeout=args.timeout)
-        elapsed = 1000 * (time.perf_counter() - started)
-        _print(f"{helpers.client_label(client, target)} answered in {elapsed:.1f} ms")
-    return EXIT_OK
-
-
-# -- listen --------------------------------------------------------------------------------
-
-
-def _describe(client: Client, msg: ReceivedMessage, as_json: bool) -> str:
-    try:
-        sender = client.clients.get(msg.sender_id)
-    except SampError:  # the hub is going away: the directory is gone
-        sender = None
-    sender_name = sender.name if sender is not None else None
-    if as_json:
-        return json.dumps(
-            {
-                "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                "kind": "call" if msg.is_call else "notification",
-                "sender_id": msg.sender_id,
-                "sender_name": sender_name,
-                "mtype": msg.mtype,
-                "params": msg.params,
-                "msg_id": msg.msg_id,
-            }
-        )
-    who = f"{sender_name} ({msg.sender_id})" if sender_name else msg.sender_id
-    kind = "call" if msg.is_call else "notification"
-    params = json.dumps(msg.params) if msg.params else ""
-    return f"[{time.strftime('%H:%M:%S')}] {kind} from {who}: {msg.mtype} {params}".rstrip()
-
-
-def cmd_listen(args: argparse.Namespace) -> int:
-    """Print every message received until Ctrl-C (like JSAMP's snooper)."""
-    description = "Prints every SAMP message it receives (minisamp listen)"
-    client = _client(args, args.client_name, callable=True, description=description)
-    gone = threading.Event()
-    lock = threading.Lock()
-
-    def handle(msg: ReceivedMessage) -> Any:
-        with lock:
-            _print(_describe(client, msg, args.json))
-        if msg.mtype in ("samp.hub.event.shutdown", "samp.hub.disconnect"):
-            gone.set()
-        if args.reply == "warning":
-            return Response.warning({}, "Message logged, not acted on")
-        return {}
-
-    with _Signals() as signals, client:
-        for pattern in args.mtype or ["*"]:
-            client.on(pattern, handle)
-        print(
-            f"listening as {client.get_public_id()} for {', '.join(args.mtype or ['*'])}; "
-            "Ctrl-C to stop",
-            file=sys.stderr,
-            flush=True,
-        )
-        signals.wait(gone)
-    return EXIT_OK if not gone.is_set() else EXIT_NO_HUB
-
-
-# -- demo ----------------------------------------------------------------------------------
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    """The main job in a few seconds: hub, receiver, sender, a table sent and received."""
-    from ..demo import run_demo
-
-    return run_demo(use_running_hub=args.use_running_hub)
 
 
 # -- parser --------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ then also serves XML-RPC at ``http://127.0.0.1:21012/`` (*web_port*), the
 first, except that ``register`` takes an identity map instead of the secret,
 ``allowReverseCallbacks`` replaces ``setXmlrpcCallback``, and ``pullCallbacks``
 long-polls for the callbacks a page cannot receive itself.  Routing is the same
-:class:`~minisamp.hub_service.HubService` as for standard clients.
+:class:`~minisamp.hub.service.HubService` as for standard clients.
 
 Any page in the user's browser can reach this port, so every piece here is a
 guard (``docs/web-profile.md`` has the whole model):
@@ -20,8 +20,15 @@ guard (``docs/web-profile.md`` has the whole model):
   whose private key is in its path, and only if that URL reached the client in SAMP
   traffic (and the client did not send it first).
 
-Consent (the request a hook sees, the stock hooks) is :mod:`minisamp.web_consent`,
-whose names are re-exported here; the URL translator is :mod:`minisamp.url_translator`.
+This module is the ``samp.webhub.*`` side: the method table and dispatch, registration
+with consent, reverse callbacks and their pulls, reaping, delivery to pages and the
+MType restriction.  The rest of the package does the other jobs, and the names tests
+and users import are re-exported here: consent (the request a hook sees, the stock
+hooks) is :mod:`~minisamp.hub.web.consent`; what is kept per page (callback queue,
+record) is :mod:`~minisamp.hub.web.pages`; the plain-HTTP face (local peers only,
+CORS, ``/crossdomain.xml``, the translator's ``GET``) is
+:mod:`~minisamp.hub.web.plain_http`, whose :class:`~minisamp.hub.web.plain_http.WebHttpServer`
+:class:`WebProfile` extends; the URL translator is :mod:`~minisamp.hub.web.translator`.
 
 Threads: the server's per-connection threads (a ``pullCallbacks`` holds one for at
 most :data:`MAX_PULL_TIMEOUT`, less if the page goes away) and one reaper that
@@ -31,22 +38,16 @@ unregisters callable pages that stopped pulling; all named, daemon, joined by
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import re
-import select
-import socket
 import threading
 import time
-import urllib.parse
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from ...datatypes import SampValue, decode_bool, decode_int
 from ...errors import SampDataError, SAMPProxyError
 from ...messages import best_match
-from ...xmlrpc.server import XmlRpcServer
 from ..service import (
     FAULT_BAD_KEY,
     FAULT_GENERAL,
@@ -61,7 +62,8 @@ from .consent import (
     consent_policy,
     prompt_consent,
 )
-from .translator import UrlTracker, serve_url
+from .pages import STALE_AFTER, CallbackQueue, WebClient, peer_gone
+from .plain_http import TRANSLATOR_PATH, WebHttpServer, is_local_address
 
 __all__ = [
     "DEFAULT_SAFE_MTYPES",
@@ -82,10 +84,6 @@ logger = logging.getLogger(__name__)
 WEB_PORT = 21012
 #: Longest a ``pullCallbacks`` may wait, whatever it asks (JSAMP's client asks 600 s).
 MAX_PULL_TIMEOUT = 600.0
-#: Callbacks queued for one page that has not pulled them (as JSAMP).
-QUEUE_CAPACITY = 4096
-#: A callable page that has not pulled callbacks for this long is unregistered.
-STALE_AFTER = 600.0
 #: The MTypes web clients may send by default (JSAMP's ``ListMessageRestriction``).
 DEFAULT_SAFE_MTYPES = (
     "samp.app.*",
@@ -98,16 +96,6 @@ DEFAULT_SAFE_MTYPES = (
     "voresource.*",
     "coverage.*",
 )
-
-_TRANSLATOR = "/translator/"
-_ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s,]+\Z")
-_CROSSDOMAIN = b"""<?xml version="1.0"?>
-<cross-domain-policy>
-  <site-control permitted-cross-domain-policies="all"/>
-  <allow-access-from domain="*"/>
-  <allow-http-request-headers-from domain="*" headers="*"/>
-</cross-domain-policy>
-"""
 
 # samp.webhub.<name> -> (method, accepted argument counts): the profile's own methods
 # (_OWN_METHODS, on WebProfile) first, then the HubService's (private key first).
@@ -166,102 +154,7 @@ class MTypeRestriction:
         )
 
 
-def is_local_address(host: str) -> bool:
-    """True if *host* (a peer's IP address) is this machine's loopback."""
-    try:
-        address = ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_loopback
-
-
-# -- per-page state ---------------------------------------------------------------------
-
-
-class _CallbackQueue:
-    """The callbacks waiting for one page's ``pullCallbacks``."""
-
-    def __init__(self, capacity: int = QUEUE_CAPACITY) -> None:
-        self._cond = threading.Condition()
-        self._items: list[dict[str, SampValue]] = []
-        self._capacity = capacity
-        self._closed = False
-        self._pullers = 0
-        self._last_pull = time.monotonic()
-
-    def put(self, callback: dict[str, SampValue]) -> bool:
-        """Queue *callback* and wake a puller; False if the queue is full or closed."""
-        with self._cond:
-            if self._closed or len(self._items) >= self._capacity:
-                return False
-            self._items.append(callback)
-            self._cond.notify_all()
-            return True
-
-    def pull(self, timeout: float, gone: Callable[[], bool]) -> list[SampValue]:
-        """Everything queued, once there is something, or [] after *timeout* or :meth:`close`."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            self._pullers += 1
-            try:
-                while not self._items and not self._closed:
-                    left = deadline - time.monotonic()
-                    if left <= 0 or gone():
-                        return []
-                    self._cond.wait(min(left, 1.0))
-                items, self._items = self._items, []
-                return list(items)
-            finally:
-                self._pullers -= 1
-                self._last_pull = time.monotonic()
-
-    def idle_for(self) -> float:
-        """Seconds since anyone last waited in :meth:`pull` (0 while someone does)."""
-        with self._cond:
-            return 0.0 if self._pullers else time.monotonic() - self._last_pull
-
-    def wait_empty(self, timeout: float) -> None:
-        """Wait (at most *timeout*) until the queue has been pulled empty."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._items and not self._closed and (left := deadline - time.monotonic()) > 0:
-                self._cond.wait(min(left, 0.05))
-
-    def close(self) -> None:
-        """Drop what is queued and wake every puller."""
-        with self._cond:
-            self._closed = True
-            self._items.clear()
-            self._cond.notify_all()
-
-
-@dataclass
-class _WebClient:
-    """One registered page: its identity, callback queue and translatable URLs."""
-
-    public_id: str
-    private_key: str
-    request: WebRegistrationRequest
-    queue: _CallbackQueue | None = None
-    urls: UrlTracker = field(default_factory=UrlTracker)
-
-
-def _peer_gone(sock: socket.socket) -> bool:
-    """True if the peer of *sock* has closed its end (a page that went away)."""
-    try:
-        if not select.select([sock], [], [], 0)[0]:
-            return False
-        return sock.recv(1, socket.MSG_PEEK) == b""
-    except (OSError, ValueError):
-        return True
-
-
-# -- the HTTP side ----------------------------------------------------------------------
-
-
-class WebProfile(XmlRpcServer):
+class WebProfile(WebHttpServer):
     """The Web Profile endpoint of a hub: ``samp.webhub.*``, CORS, URL translator.
 
     Made and driven by :class:`~minisamp.hub.Hub`: it calls :meth:`deliver` for
@@ -285,8 +178,8 @@ class WebProfile(XmlRpcServer):
         self.restriction = MTypeRestriction.from_option(restrict_mtypes)
         self.stale_after = stale_after
         self._lock = threading.Lock()
-        self._by_key: dict[str, _WebClient] = {}
-        self._by_id: dict[str, _WebClient] = {}
+        self._by_key: dict[str, WebClient] = {}
+        self._by_id: dict[str, WebClient] = {}
         self._stopping = threading.Event()
         self._reaper = threading.Thread(target=self._reap, name="minisamp-web-reaper", daemon=True)
         service.send_filter = self._send_filter
@@ -316,6 +209,10 @@ class WebProfile(XmlRpcServer):
     def owns_key(self, key: object) -> bool:
         """True if *key* is a web client's private key."""
         return isinstance(key, str) and key in self._by_key
+
+    def page_by_key(self, key: str) -> WebClient | None:
+        """The page a translator path's private key belongs to (None: unknown or gone)."""
+        return self._by_key.get(key)
 
     # -- called by the hub ---------------------------------------------------------------
 
@@ -374,7 +271,7 @@ class WebProfile(XmlRpcServer):
         web.urls.note_incoming(result)
         return result
 
-    def _client(self, key: Any) -> _WebClient:
+    def _client(self, key: Any) -> WebClient:
         client = self._by_key.get(key) if isinstance(key, str) else None
         if client is None:
             raise SAMPProxyError(
@@ -399,8 +296,8 @@ class WebProfile(XmlRpcServer):
         reg = self.service.register("", profile="web")
         key, public_id = str(reg["samp.private-key"]), str(reg["samp.self-id"])
         with self._lock:
-            self._by_key[key] = self._by_id[public_id] = _WebClient(public_id, key, request)
-        reg["samp.url-translator"] = f"{self.url}{_TRANSLATOR[1:]}{key}?"
+            self._by_key[key] = self._by_id[public_id] = WebClient(public_id, key, request)
+        reg["samp.url-translator"] = f"{self.url}{TRANSLATOR_PATH[1:]}{key}?"
         logger.info("web client %s registered as %r from %s", public_id, name, request.origin)
         return reg
 
@@ -416,7 +313,7 @@ class WebProfile(XmlRpcServer):
         client = self._client(key)
         allow = isinstance(flag, str) and decode_bool(flag)
         if allow and client.queue is None:
-            client.queue = _CallbackQueue()
+            client.queue = CallbackQueue()
             self.service.make_callable(key, True)
         elif not allow and client.queue is not None:
             self.service.make_callable(key, False)
@@ -440,7 +337,7 @@ class WebProfile(XmlRpcServer):
             seconds = MAX_PULL_TIMEOUT
         handler = self.current_handler()
         sock = handler.connection if handler is not None else None
-        return queue.pull(seconds, lambda: sock is not None and _peer_gone(sock))
+        return queue.pull(seconds, lambda: sock is not None and peer_gone(sock))
 
     def _reap(self) -> None:
         while not self._stopping.wait(min(1.0, self.stale_after / 4)):
@@ -450,66 +347,3 @@ class WebProfile(XmlRpcServer):
                 queue = client.queue
                 if queue is not None and queue.idle_for() > self.stale_after:
                     self.service.disconnect(client.public_id, "it stopped pulling callbacks")
-
-    # -- plain HTTP: local peers only, CORS, policy file, URL translator ----------------
-
-    def admit(self, client_address: tuple[str, int]) -> bool:
-        """Serve only peers on this machine (the others get 403 before their body is read)."""
-        if is_local_address(str(client_address[0])):
-            return True
-        logger.warning("refused a Web Profile request from %s", client_address[0])
-        return False
-
-    def redact(self, line: str) -> str:
-        """Hide the translator paths in the access log: each holds a private key."""
-        if _TRANSLATOR in line:
-            line = re.sub(re.escape(_TRANSLATOR) + r"\S*", _TRANSLATOR + "…", line)
-        return line
-
-    def extra_headers(self, handler: Any) -> dict[str, str]:
-        """CORS headers: echo a well-formed ``Origin``, answer Private Network Access."""
-        headers: dict[str, str] = {}
-        origin = handler.headers.get("Origin")
-        if origin is not None and (origin == "null" or _ORIGIN.match(origin)):
-            headers["Access-Control-Allow-Origin"] = origin
-            headers["Vary"] = "Origin"
-        if handler.headers.get("Access-Control-Request-Private-Network", "").lower() == "true":
-            headers["Access-Control-Allow-Private-Network"] = "true"
-        return headers
-
-    def handle_options(self, handler: Any) -> None:
-        """Answer a CORS preflight: POST (and GET) with a Content-Type header are fine."""
-        if handler.headers.get("Access-Control-Request-Method") is None:
-            super().handle_options(handler)
-            return
-        handler.send_response(200)
-        for name, value in self.extra_headers(handler).items():
-            handler.send_header(name, value)
-        handler.send_header("Access-Control-Allow-Methods", "POST, GET")
-        handler.send_header("Access-Control-Allow-Headers", "Content-Type")
-        handler.send_header("Access-Control-Max-Age", "600")
-        handler.send_header("Content-Length", "0")
-        handler.end_headers()
-
-    def handle_get(self, handler: Any) -> None:
-        """``/crossdomain.xml`` and the URL translator; 404 for anything else."""
-        path: str = handler.path
-        if path == "/crossdomain.xml":
-            handler.send_body(200, _CROSSDOMAIN, "text/x-cross-domain-policy")
-        elif path.startswith(_TRANSLATOR):
-            self._translate(handler, path[len(_TRANSLATOR) :])
-        else:
-            super().handle_get(handler)
-
-    def _translate(self, handler: Any, rest: str) -> None:
-        key, _, quoted = rest.partition("?")
-        client = self._by_key.get(urllib.parse.unquote(key))
-        if client is None:
-            handler.send_error_text(403, "unknown or expired Web Profile private key")
-            return
-        target = urllib.parse.unquote(quoted)
-        if not client.urls.may_translate(target):
-            logger.warning("translator: %s asked for a URL it was never sent", client.public_id)
-            handler.send_error_text(403, "this URL has not been sent to you in SAMP messages")
-            return
-        serve_url(handler, target, self.extra_headers(handler))

@@ -3,7 +3,7 @@
 A browser page cannot read ``file:`` URLs, nor most other sites, so the hub offers
 each web client a translator URL (``samp.url-translator`` in its registration) that
 serves a URL's content on its behalf.  Two parts, both used by
-:class:`minisamp.web_profile.WebProfile`:
+:class:`minisamp.hub.web.profile.WebProfile`:
 
 * :class:`UrlTracker`, one per page, remembers the URLs that reached the page in SAMP
   traffic and the ones the page sent itself: only the first kind may be translated,
@@ -11,7 +11,8 @@ serves a URL's content on its behalf.  Two parts, both used by
 * :func:`serve_url` answers a translator request for an allowed URL: a local
   ``file:`` URL or an ``http(s):`` one, streamed in chunks; anything else is refused.
 
-Looking up the page by the private key in the translator path is WebProfile's job.
+Looking up the page by the private key in the translator path is
+:mod:`minisamp.hub.web.plain_http`'s job.
 """
 
 from __future__ import annotations
