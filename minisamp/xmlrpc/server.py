@@ -47,6 +47,7 @@ from typing import Any
 
 from ..errors import PeerProtocolError, SampError, SAMPProxyError
 from . import codec
+from .headers import MAX_LINE, HeaderError, Headers, read_headers
 
 __all__ = ["DEFAULT_MAX_BODY", "Dispatcher", "RequestHandler", "XmlRpcServer"]
 
@@ -56,45 +57,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
 #: Fault code for malformed requests and unknown methods.
 FAULT_BAD_REQUEST = 1
-#: Longest request or header line, and most header lines (http.server's limits).
-MAX_LINE = 65536
-MAX_HEADERS = 100
-
 Dispatcher = Callable[[str, tuple[Any, ...], tuple[str, int]], Any]
-
-
-class _Headers(dict[str, str]):
-    """Request headers: lower-case name → value; ``get`` ignores case, as ``email``'s."""
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return super().get(name.lower(), default)
-
-
-class _HeaderError(Exception):
-    """The request's header block breaks a limit (answered with 431)."""
-
-
-def _read_headers(rfile: Any) -> _Headers:
-    headers = _Headers()
-    last = ""  # the header a folded line continues ("" after a repeated one: ignored)
-    for _ in range(MAX_HEADERS + 1):
-        line = rfile.readline(MAX_LINE + 1)
-        if len(line) > MAX_LINE:
-            raise _HeaderError("Line too long")
-        if line in (b"\r\n", b"\n", b""):
-            return headers
-        text = line.decode("iso-8859-1")
-        if text[0] in " \t":  # an obsolete folded continuation line
-            if last:
-                headers[last] = f"{headers[last]} {text.strip()}".lstrip()
-            continue
-        name, colon, value = text.partition(":")
-        name = name.strip().lower()
-        last = ""
-        if colon and name not in headers:  # the first of repeated headers counts, as in email
-            headers[name] = value.strip()
-            last = name
-    raise _HeaderError("Too many headers")
 
 
 class _SocketWriter:
@@ -141,7 +104,7 @@ class RequestHandler:
         self.close_connection = True
         self.command = self.path = self.requestline = ""
         self.request_version = "HTTP/0.9"
-        self.headers = _Headers()
+        self.headers = Headers()
         self._head: list[str] = []
 
     def handle(self) -> None:
@@ -203,8 +166,8 @@ class RequestHandler:
         if self.path.startswith("//"):
             self.path = "/" + self.path.lstrip("/")
         try:
-            self.headers = _read_headers(self.rfile)
-        except _HeaderError as exc:
+            self.headers = read_headers(self.rfile)
+        except HeaderError as exc:
             self.send_error_text(431, str(exc))
             return False
         connection = self.headers.get("Connection", "").lower()
