@@ -33,7 +33,7 @@ import time
 from http import HTTPStatus
 from typing import Any, Protocol
 
-from .headers import MAX_LINE, HeaderError, Headers, read_headers
+from .headers import HeaderError, Headers, LineTooLong, read_headers, read_line
 
 __all__ = ["HTTPServer", "Owner", "RequestHandler"]
 
@@ -119,8 +119,9 @@ class RequestHandler:
         """Read one request and answer it."""
         self.close_connection = True
         try:
-            line = self.rfile.readline(MAX_LINE + 1)
-            if len(line) > MAX_LINE:
+            try:
+                line = read_line(self.rfile)
+            except LineTooLong:
                 self.requestline = self.command = self.request_version = ""
                 self.send_error_text(414, "Request-URI Too Long")
                 return
