@@ -5,7 +5,9 @@ role (no hub, no client, no MType).  ``codec`` turns bytes into calls, results a
 faults and back (defusedxml, depth and size limits); ``transport`` makes outgoing calls
 (:class:`~minisamp.xmlrpc.transport.XmlRpcProxy`: keep-alive, a timeout on every call);
 ``server`` answers incoming ones (:class:`~minisamp.xmlrpc.server.XmlRpcServer`:
-loopback only, connection and body caps).
+loopback only, connection and body caps) over ``httpd``, its HTTP/1.1 side (requests,
+keep-alive, connections and their threads); ``headers`` reads lines and header
+blocks within ``http.server``'s limits, for both directions.
 
 May import: the standard library, defusedxml, and the shared modules
 (:mod:`minisamp.errors`, :mod:`minisamp.datatypes`).  Must never import: ``client``,

@@ -9,9 +9,10 @@ minisamp's: connection failures and timeouts raise
 garbage :class:`~minisamp.errors.PeerProtocolError`.
 
 The HTTP client is our own, and small: a call is one ``POST`` with a
-``Content-Length``, sent with one ``sendall``; the answer's status line and headers
-are read here (``http.client`` parses headers with the ``email`` package, which cost
-more than the rest of a call).  It reads what any HTTP/1.0 or 1.1 server may send:
+``Content-Length``, sent with one ``sendall``; the answer's status line is read
+here, its headers by :mod:`~minisamp.xmlrpc.headers`, as the server reads a request's
+(``http.client`` parses headers with the ``email`` package, which cost more than the
+rest of a call).  It reads what any HTTP/1.0 or 1.1 server may send:
 ``Content-Length``, chunked, or close-delimited bodies, interim ``1xx`` answers,
 ``Connection: close`` and HTTP/1.0 keep-alive, with the same size caps as before
 (lines, header count, body).
@@ -30,6 +31,7 @@ from typing import Any
 from ..datatypes import SampValue
 from ..errors import PeerProtocolError, TransportError
 from . import codec
+from .headers import MAX_HEADERS, LineTooLong, TooManyHeaders, read_headers, read_line
 
 __all__ = ["DEFAULT_TIMEOUT", "XmlRpcProxy"]
 
@@ -40,10 +42,6 @@ wire_logger = logging.getLogger("minisamp.wire")
 DEFAULT_TIMEOUT = 30.0
 #: Largest response body accepted.
 MAX_RESPONSE_BYTES = 256 * 1024 * 1024
-
-#: Longest status or header line, and most header lines, accepted in a response.
-_MAX_LINE = 65536
-_MAX_HEADERS = 100
 
 
 class _Stale(Exception):
@@ -97,23 +95,20 @@ class _Connection:
 
 
 def _read_line(rfile: Any) -> bytes:
-    line: bytes = rfile.readline(_MAX_LINE + 1)
-    if len(line) > _MAX_LINE:
-        raise _BadResponse("a line of the response is too long")
-    return line
+    try:
+        return read_line(rfile)
+    except LineTooLong:
+        raise _BadResponse("a line of the response is too long") from None
 
 
 def _read_headers(rfile: Any) -> dict[str, str]:
     """Header lines up to the empty one: lower-case name → value (the first, if repeated)."""
-    headers: dict[str, str] = {}
-    for _ in range(_MAX_HEADERS + 1):
-        line = _read_line(rfile)
-        if line in (b"\r\n", b"\n", b""):
-            return headers
-        name, colon, value = line.decode("iso-8859-1").partition(":")
-        if colon:
-            headers.setdefault(name.strip().lower(), value.strip())
-    raise _BadResponse(f"the response has more than {_MAX_HEADERS} headers")
+    try:
+        return read_headers(rfile, unfold=False)  # folded lines never were unfolded here
+    except LineTooLong:
+        raise _BadResponse("a line of the response is too long") from None
+    except TooManyHeaders:
+        raise _BadResponse(f"the response has more than {MAX_HEADERS} headers") from None
 
 
 def _read_chunked(rfile: Any) -> bytes:
