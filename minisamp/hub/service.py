@@ -9,7 +9,8 @@ wants a client to receive to the ``deliver`` function its owner gave it, as
 each recipient's callbacks in the order the hub decided them).
 
 Errors the caller made raise :class:`~minisamp.errors.SAMPProxyError`, which the
-profile turns into an XML-RPC fault.
+profile turns into an XML-RPC fault (codes and argument checks: :mod:`.faults`; the
+codes are re-exported here, where the profiles import them).
 """
 
 from __future__ import annotations
@@ -20,14 +21,21 @@ import logging
 import secrets
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..datatypes import SampValue, decode_int
-from ..errors import SampDataError, SAMPProxyError, SAMPProxyTimeoutError
+from ..errors import SampDataError, SAMPProxyTimeoutError
 from ..messages import SAMP_STATUS_OK, Response, best_match
+from .faults import FAULT_BAD_ID as FAULT_BAD_ID
+from .faults import FAULT_BAD_KEY as FAULT_BAD_KEY
+from .faults import FAULT_BAD_MESSAGE as FAULT_BAD_MESSAGE
+from .faults import FAULT_BAD_SECRET as FAULT_BAD_SECRET
+from .faults import FAULT_GENERAL as FAULT_GENERAL
+from .faults import FAULT_NOT_SUBSCRIBED as FAULT_NOT_SUBSCRIBED
+from .faults import FAULT_TIMEOUT as FAULT_TIMEOUT
+from .faults import as_map, as_str, callback_url, fault, mtype_of
 
 __all__ = ["ClientRecord", "HubService", "PendingCall"]
 
@@ -42,15 +50,6 @@ _EVENT_MTYPES = (
     "samp.hub.event.metadata",
     "samp.hub.event.subscriptions",
 )
-
-# Fault codes, as pyvo.samp's hub uses them (users match on faultCode).
-FAULT_TIMEOUT = 1
-FAULT_NOT_SUBSCRIBED = 2
-FAULT_BAD_MESSAGE = 3
-FAULT_BAD_KEY = 5
-FAULT_BAD_ID = 6
-FAULT_BAD_SECRET = 7
-FAULT_GENERAL = 1
 
 #: The hub API both profiles share (SAMP 1.3 §3.11), private key first: SAMP method
 #: name → (HubService method, accepted argument counts).  Each profile adds its own
@@ -123,43 +122,6 @@ class PendingCall:
     sent_at: float = field(default_factory=time.monotonic)
 
 
-def _fault(code: int, text: str) -> SAMPProxyError:
-    return SAMPProxyError(code, text)
-
-
-def _as_str(value: Any, what: str) -> str:
-    if not isinstance(value, str):
-        raise _fault(FAULT_GENERAL, f"{what} must be a string, not {type(value).__name__}")
-    return value
-
-
-def _as_map(value: Any, what: str) -> dict[str, SampValue]:
-    if not isinstance(value, dict):
-        raise _fault(FAULT_GENERAL, f"{what} must be a map, not {type(value).__name__}")
-    return value
-
-
-def _callback_url(value: Any) -> str:
-    """*value* if it is an ``http://host:port/path`` URL the hub can call, else a fault."""
-    url = _as_str(value, "callback URL")
-    try:
-        parts = urllib.parse.urlsplit(url)
-        usable = parts.scheme == "http" and bool(parts.hostname) and parts.port != 0
-    except ValueError:  # a port that is not a number, or out of range; a bad IPv6 host
-        usable = False
-    if not usable:
-        raise _fault(FAULT_GENERAL, f"callback URL {url[:200]!r} is not an http://host:port/ URL")
-    return url
-
-
-def _mtype_of(message: Any) -> str:
-    message = _as_map(message, "message")
-    mtype = message.get("samp.mtype")
-    if not isinstance(mtype, str) or not mtype:
-        raise _fault(FAULT_BAD_MESSAGE, "samp.mtype keyword is missing")
-    return mtype
-
-
 class HubService:
     """Registry and router of one hub; thread-safe; profile-free."""
 
@@ -207,13 +169,13 @@ class HubService:
         """The record of the client holding *private_key*; fault if none does."""
         record = self._by_key.get(private_key) if isinstance(private_key, str) else None
         if record is None or record is self.hub:
-            raise _fault(FAULT_BAD_KEY, "Private-key is expired or invalid: register again")
+            raise fault(FAULT_BAD_KEY, "Private-key is expired or invalid: register again")
         return record
 
     def _other(self, client_id: Any) -> ClientRecord:
         record = self._by_id.get(client_id) if isinstance(client_id, str) else None
         if record is None:
-            raise _fault(FAULT_BAD_ID, f"No registered client with ID {client_id!r}")
+            raise fault(FAULT_BAD_ID, f"No registered client with ID {client_id!r}")
         return record
 
     def records(self) -> list[ClientRecord]:
@@ -224,10 +186,10 @@ class HubService:
     def register(self, secret: Any, *, profile: str = "std") -> dict[str, SampValue]:
         """Register a new client if *secret* is right; returns its reg-info map."""
         if profile == "std" and secret != self.secret:
-            raise _fault(FAULT_BAD_SECRET, "Bad secret: read it from the current SAMP lockfile")
+            raise fault(FAULT_BAD_SECRET, "Bad secret: read it from the current SAMP lockfile")
         with self._lock:
             if self._closed:
-                raise _fault(FAULT_GENERAL, "the hub is shutting down")
+                raise fault(FAULT_GENERAL, "the hub is shutting down")
             record = ClientRecord(f"c{next(self._ids)}", f"k:{secrets.token_hex(16)}", profile)
             self._add(record)
             self._event("samp.hub.event.register", {"id": record.public_id})
@@ -275,7 +237,7 @@ class HubService:
 
     def set_xmlrpc_callback(self, private_key: Any, url: Any) -> str:
         """Record where the caller receives callbacks."""
-        url = _callback_url(url)
+        url = callback_url(url)
         with self._lock:
             record = self.client(private_key)
             record.callback_url = url
@@ -293,7 +255,7 @@ class HubService:
 
     def declare_metadata(self, private_key: Any, metadata: Any) -> str:
         """Replace the caller's metadata and tell the others."""
-        metadata = _as_map(metadata, "metadata")
+        metadata = as_map(metadata, "metadata")
         with self._lock:
             record = self.client(private_key)
             record.metadata = metadata
@@ -308,13 +270,13 @@ class HubService:
 
     def declare_subscriptions(self, private_key: Any, subscriptions: Any) -> str:
         """Replace the caller's subscriptions and tell the others."""
-        subscriptions = _as_map(subscriptions, "subscriptions")
+        subscriptions = as_map(subscriptions, "subscriptions")
         for pattern, annotation in subscriptions.items():
-            _as_map(annotation, f"annotation of subscription {pattern!r}")
+            as_map(annotation, f"annotation of subscription {pattern!r}")
         with self._lock:
             record = self.client(private_key)
             if not record.callable:
-                raise _fault(FAULT_GENERAL, "Client is not callable: call setXmlrpcCallback first")
+                raise fault(FAULT_GENERAL, "Client is not callable: call setXmlrpcCallback first")
             record.subscriptions = subscriptions
             params = {"id": record.public_id, "subscriptions": subscriptions}
             self._event("samp.hub.event.subscriptions", params)
@@ -334,7 +296,7 @@ class HubService:
 
     def get_subscribed_clients(self, private_key: Any, mtype: Any) -> dict[str, SampValue]:
         """Every other client subscribed to *mtype*, with its annotation map."""
-        mtype = _as_str(mtype, "mtype")
+        mtype = as_str(mtype, "mtype")
         with self._lock:
             record = self.client(private_key)
             return {
@@ -354,13 +316,13 @@ class HubService:
     def _recipient(self, sender: ClientRecord, recipient_id: Any, mtype: str) -> ClientRecord:
         recipient = self._other(recipient_id)
         if self._annotation(recipient, mtype) is None:
-            raise _fault(
+            raise fault(
                 FAULT_NOT_SUBSCRIBED,
                 f"Client {recipient.public_id} not subscribed to MType {mtype}",
             )
         refusal = self._refusal(sender, recipient, mtype)
         if refusal is not None:
-            raise _fault(FAULT_GENERAL, refusal)
+            raise fault(FAULT_GENERAL, refusal)
         return recipient
 
     def _recipients(self, sender: ClientRecord, mtype: str) -> list[ClientRecord]:
@@ -377,7 +339,7 @@ class HubService:
 
     def notify(self, private_key: Any, recipient_id: Any, message: Any) -> str:
         """Send a notification to one client."""
-        mtype = _mtype_of(message)
+        mtype = mtype_of(message)
         with self._lock:
             sender = self.client(private_key)
             recipient = self._recipient(sender, recipient_id, mtype)
@@ -386,7 +348,7 @@ class HubService:
 
     def notify_all(self, private_key: Any, message: Any) -> list[SampValue]:
         """Send a notification to every subscribed client but the sender."""
-        mtype = _mtype_of(message)
+        mtype = mtype_of(message)
         with self._lock:
             sender = self.client(private_key)
             recipients = self._recipients(sender, mtype)
@@ -396,8 +358,8 @@ class HubService:
 
     def call(self, private_key: Any, recipient_id: Any, tag: Any, message: Any) -> str:
         """Send a call to one client; its reply will come back tagged with *tag*."""
-        tag = _as_str(tag, "msg-tag")
-        mtype = _mtype_of(message)
+        tag = as_str(tag, "msg-tag")
+        mtype = mtype_of(message)
         with self._lock:
             sender = self.client(private_key)
             recipient = self._recipient(sender, recipient_id, mtype)
@@ -405,8 +367,8 @@ class HubService:
 
     def call_all(self, private_key: Any, tag: Any, message: Any) -> dict[str, SampValue]:
         """Send a call to every subscribed client but the sender."""
-        tag = _as_str(tag, "msg-tag")
-        mtype = _mtype_of(message)
+        tag = as_str(tag, "msg-tag")
+        mtype = mtype_of(message)
         with self._lock:
             sender = self.client(private_key)
             return {
@@ -418,11 +380,11 @@ class HubService:
         self, private_key: Any, recipient_id: Any, message: Any, timeout: Any
     ) -> SampValue:
         """Send a call and wait for its reply, at most *timeout* seconds (≤ 0: the hub's cap)."""
-        mtype = _mtype_of(message)
+        mtype = mtype_of(message)
         try:
-            seconds = float(decode_int(_as_str(timeout, "timeout")))
+            seconds = float(decode_int(as_str(timeout, "timeout")))
         except SampDataError:
-            raise _fault(FAULT_GENERAL, f"timeout must be a SAMP int, not {timeout!r}") from None
+            raise fault(FAULT_GENERAL, f"timeout must be a SAMP int, not {timeout!r}") from None
         if seconds <= 0 or seconds > self.max_sync_timeout:
             seconds = self.max_sync_timeout
         waiter = SyncWaiter()
@@ -441,7 +403,7 @@ class HubService:
                     FAULT_TIMEOUT, f"Timeout expired! No reply from {recipient_id} in {seconds:g} s"
                 )
         if waiter.error is not None:
-            raise _fault(FAULT_GENERAL, waiter.error)
+            raise fault(FAULT_GENERAL, waiter.error)
         assert waiter.response is not None
         return waiter.response
 
@@ -466,17 +428,17 @@ class HubService:
 
     def reply(self, private_key: Any, msg_id: Any, response: Any) -> str:
         """Pass the caller's *response* to message *msg_id* back to its sender."""
-        msg_id = _as_str(msg_id, "msg-id")
-        response = _as_map(response, "response")
+        msg_id = as_str(msg_id, "msg-id")
+        response = as_map(response, "response")
         with self._lock:
             replier = self.client(private_key)
             pending = self._pending.get(msg_id)
             if pending is None:
                 if msg_id in self._timed_out:
-                    raise _fault(FAULT_GENERAL, "Response ignored: the synchronous call timed out")
-                raise _fault(FAULT_GENERAL, f"No call is awaiting a reply with msg-id {msg_id!r}")
+                    raise fault(FAULT_GENERAL, "Response ignored: the synchronous call timed out")
+                raise fault(FAULT_GENERAL, f"No call is awaiting a reply with msg-id {msg_id!r}")
             if pending.recipient_id != replier.public_id:
-                raise _fault(FAULT_GENERAL, f"msg-id {msg_id!r} was not sent to you")
+                raise fault(FAULT_GENERAL, f"msg-id {msg_id!r} was not sent to you")
             del self._pending[msg_id]
             self._answer(pending, response)
         return ""
