@@ -1,16 +1,19 @@
-"""The hub's routing core: who is registered, who subscribes to what, where replies go.
+"""The hub's routing: where each message goes, which replies are awaited, what the hub says.
 
 It knows no sockets and no profile.  :class:`HubService` implements the abstract
-hub API of SAMP 1.3 §3.11 (method names in snake case) and hands every callback it
-wants a client to receive to the ``deliver`` function its owner gave it, as
-``deliver(record, method, args)`` with *method* one of ``receiveNotification``,
-``receiveCall``, ``receiveResponse`` and *args* without the private key.
-``deliver`` must only queue (it is called with the registry lock held, which keeps
-each recipient's callbacks in the order the hub decided them).
+hub API of SAMP 1.3 §3.11 (method names in snake case): the registry half (who is
+registered, keys, metadata, subscriptions) it inherits from
+:class:`~minisamp.hub.registry.Registry`; here are notify, call and reply, the
+calls awaiting replies, hub events and the hub's own answers.  It hands every
+callback it wants a client to receive to the ``deliver`` function its owner gave
+it, as ``deliver(record, method, args)`` with *method* one of
+``receiveNotification``, ``receiveCall``, ``receiveResponse`` and *args* without
+the private key.  ``deliver`` must only queue (it is called with the registry lock
+held, which keeps each recipient's callbacks in the order the hub decided them).
 
 Errors the caller made raise :class:`~minisamp.errors.SAMPProxyError`, which the
-profile turns into an XML-RPC fault (codes and argument checks: :mod:`.faults`; the
-codes are re-exported here, where the profiles import them).
+profile turns into an XML-RPC fault (codes: :mod:`minisamp.hub.faults`, re-exported
+here with :data:`HUB_ID` and :class:`ClientRecord`, where the profiles import them).
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
-import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -27,7 +29,7 @@ from typing import Any
 
 from ..datatypes import SampValue, decode_int
 from ..errors import SampDataError, SAMPProxyTimeoutError
-from ..messages import SAMP_STATUS_OK, Response, best_match
+from ..messages import SAMP_STATUS_OK, Response
 from .faults import FAULT_BAD_ID as FAULT_BAD_ID
 from .faults import FAULT_BAD_KEY as FAULT_BAD_KEY
 from .faults import FAULT_BAD_MESSAGE as FAULT_BAD_MESSAGE
@@ -35,13 +37,15 @@ from .faults import FAULT_BAD_SECRET as FAULT_BAD_SECRET
 from .faults import FAULT_GENERAL as FAULT_GENERAL
 from .faults import FAULT_NOT_SUBSCRIBED as FAULT_NOT_SUBSCRIBED
 from .faults import FAULT_TIMEOUT as FAULT_TIMEOUT
-from .faults import as_map, as_str, callback_url, fault, mtype_of
+from .faults import as_map, as_str, fault, mtype_of
+from .registry import HUB_ID as HUB_ID
+from .registry import ClientRecord as ClientRecord
+from .registry import Registry
 
 __all__ = ["ClientRecord", "HubService", "PendingCall"]
 
 logger = logging.getLogger(__name__)
 
-HUB_ID = "hub"
 #: Longest a callAndWait may wait, whatever it asks (as JSAMP: 12 hours).
 MAX_SYNC_TIMEOUT = 12 * 3600.0
 _EVENT_MTYPES = (
@@ -72,25 +76,6 @@ SERVICE_METHODS: dict[str, tuple[str, tuple[int, ...]]] = {
 }
 
 Deliver = Callable[["ClientRecord", str, tuple[SampValue, ...]], None]
-SendFilter = Callable[["ClientRecord", "ClientRecord", str], "str | None"]
-
-
-@dataclass
-class ClientRecord:
-    """One registered client (the hub itself included)."""
-
-    public_id: str
-    private_key: str
-    profile: str = "std"
-    metadata: dict[str, SampValue] = field(default_factory=dict)
-    subscriptions: dict[str, SampValue] = field(default_factory=dict)
-    callback_url: str | None = None
-    callable: bool = False
-
-    def subscription_for(self, mtype: str) -> SampValue | None:
-        """The annotation map of the most specific matching subscription, or None."""
-        pattern = best_match(self.subscriptions, mtype)
-        return None if pattern is None else self.subscriptions[pattern]
 
 
 class SyncWaiter:
@@ -122,7 +107,7 @@ class PendingCall:
     sent_at: float = field(default_factory=time.monotonic)
 
 
-class HubService:
+class HubService(Registry):
     """Registry and router of one hub; thread-safe; profile-free."""
 
     def __init__(
@@ -133,183 +118,16 @@ class HubService:
         hub_metadata: Mapping[str, SampValue] | None = None,
         max_sync_timeout: float = MAX_SYNC_TIMEOUT,
     ) -> None:
-        self.secret = secret
         self._deliver = deliver
         self.max_sync_timeout = max_sync_timeout
-        self._lock = threading.RLock()
-        self._ids = itertools.count(1)
         self._msg_ids = itertools.count(1)
-        self._by_key: dict[str, ClientRecord] = {}
-        self._by_id: dict[str, ClientRecord] = {}
         self._pending: dict[str, PendingCall] = {}
         self._timed_out: collections.OrderedDict[str, None] = collections.OrderedDict()
-        self._closed = False
-        #: Called with a public id after that client is removed (to drop its connections).
-        self.on_unregister: Callable[[str], None] | None = None
-        #: Optional veto on sends (the Web Profile's MType restrictions):
-        #: ``send_filter(sender, recipient, mtype)`` returns why it is refused, or None.
-        self.send_filter: SendFilter | None = None
-        self.hub = ClientRecord(HUB_ID, "hub:" + secrets.token_hex(16), profile="hub")
-        self.hub.metadata = dict(hub_metadata or {"samp.name": "Hub"})
-        self.hub.subscriptions = {
-            "samp.app.ping": {},
-            "x-samp.query.by-meta": {},
-            "samp.query.by-meta": {},
-        }
-        self.hub.callable = True
-        self._add(self.hub)
-
-    # -- registry ----------------------------------------------------------------------
-
-    def _add(self, record: ClientRecord) -> None:
-        self._by_key[record.private_key] = record
-        self._by_id[record.public_id] = record
-
-    def client(self, private_key: Any) -> ClientRecord:
-        """The record of the client holding *private_key*; fault if none does."""
-        record = self._by_key.get(private_key) if isinstance(private_key, str) else None
-        if record is None or record is self.hub:
-            raise fault(FAULT_BAD_KEY, "Private-key is expired or invalid: register again")
-        return record
-
-    def _other(self, client_id: Any) -> ClientRecord:
-        record = self._by_id.get(client_id) if isinstance(client_id, str) else None
-        if record is None:
-            raise fault(FAULT_BAD_ID, f"No registered client with ID {client_id!r}")
-        return record
-
-    def records(self) -> list[ClientRecord]:
-        """A snapshot of every registered client, the hub first."""
-        with self._lock:
-            return list(self._by_id.values())
-
-    def register(self, secret: Any, *, profile: str = "std") -> dict[str, SampValue]:
-        """Register a new client if *secret* is right; returns its reg-info map."""
-        if profile == "std" and secret != self.secret:
-            raise fault(FAULT_BAD_SECRET, "Bad secret: read it from the current SAMP lockfile")
-        with self._lock:
-            if self._closed:
-                raise fault(FAULT_GENERAL, "the hub is shutting down")
-            record = ClientRecord(f"c{next(self._ids)}", f"k:{secrets.token_hex(16)}", profile)
-            self._add(record)
-            self._event("samp.hub.event.register", {"id": record.public_id})
-        logger.info("registered %s (%s profile)", record.public_id, profile)
-        return {
-            "samp.hub-id": HUB_ID,
-            "samp.self-id": record.public_id,
-            "samp.private-key": record.private_key,
-        }
-
-    def unregister(self, private_key: Any) -> str:
-        """Unregister the caller."""
-        with self._lock:
-            record = self.client(private_key)
-            self._remove(record, "unregistered")
-        return ""
-
-    def _remove(self, record: ClientRecord, why: str) -> None:
-        del self._by_key[record.private_key]
-        del self._by_id[record.public_id]
-        for msg_id, pending in list(self._pending.items()):
-            if pending.sender_id == record.public_id:
-                del self._pending[msg_id]
-            elif pending.recipient_id == record.public_id:
-                del self._pending[msg_id]
-                self._answer(pending, _error_response(f"{record.public_id} {why} before replying"))
-        self._event("samp.hub.event.unregister", {"id": record.public_id})
-        logger.info("%s %s", record.public_id, why)
-        if self.on_unregister is not None:
-            self.on_unregister(record.public_id)
-
-    def disconnect(self, client_id: str, reason: str) -> None:
-        """Forcibly unregister *client_id* (e.g. unreachable), telling it first if it listens."""
-        with self._lock:
-            record = self._by_id.get(client_id)
-            if record is None or record is self.hub:
-                return
-            if record.subscription_for("samp.hub.disconnect") is not None:
-                message: dict[str, SampValue] = {
-                    "samp.mtype": "samp.hub.disconnect",
-                    "samp.params": {"reason": reason},
-                }
-                self._deliver(record, "receiveNotification", (HUB_ID, message))
-            self._remove(record, f"disconnected by the hub ({reason})")
-
-    def set_xmlrpc_callback(self, private_key: Any, url: Any) -> str:
-        """Record where the caller receives callbacks."""
-        url = callback_url(url)
-        with self._lock:
-            record = self.client(private_key)
-            record.callback_url = url
-            record.callable = True
-        return ""
-
-    def make_callable(self, private_key: Any, flag: bool = True) -> None:
-        """Mark a client callable without a URL (Web Profile reverse callbacks)."""
-        with self._lock:
-            self.client(private_key).callable = flag
+        super().__init__(secret, hub_metadata)
 
     def ping(self, *private_key: Any) -> str:
         """Answer that the hub is alive (with or without a key)."""
         return ""
-
-    def declare_metadata(self, private_key: Any, metadata: Any) -> str:
-        """Replace the caller's metadata and tell the others."""
-        metadata = as_map(metadata, "metadata")
-        with self._lock:
-            record = self.client(private_key)
-            record.metadata = metadata
-            self._event("samp.hub.event.metadata", {"id": record.public_id, "metadata": metadata})
-        return ""
-
-    def get_metadata(self, private_key: Any, client_id: Any) -> dict[str, SampValue]:
-        """The metadata of *client_id*."""
-        with self._lock:
-            self.client(private_key)
-            return self._other(client_id).metadata
-
-    def declare_subscriptions(self, private_key: Any, subscriptions: Any) -> str:
-        """Replace the caller's subscriptions and tell the others."""
-        subscriptions = as_map(subscriptions, "subscriptions")
-        for pattern, annotation in subscriptions.items():
-            as_map(annotation, f"annotation of subscription {pattern!r}")
-        with self._lock:
-            record = self.client(private_key)
-            if not record.callable:
-                raise fault(FAULT_GENERAL, "Client is not callable: call setXmlrpcCallback first")
-            record.subscriptions = subscriptions
-            params = {"id": record.public_id, "subscriptions": subscriptions}
-            self._event("samp.hub.event.subscriptions", params)
-        return ""
-
-    def get_subscriptions(self, private_key: Any, client_id: Any) -> dict[str, SampValue]:
-        """The subscriptions of *client_id*."""
-        with self._lock:
-            self.client(private_key)
-            return self._other(client_id).subscriptions
-
-    def get_registered_clients(self, private_key: Any) -> list[SampValue]:
-        """Every other registered client's id, the hub's included."""
-        with self._lock:
-            record = self.client(private_key)
-            return [cid for cid in self._by_id if cid != record.public_id]
-
-    def get_subscribed_clients(self, private_key: Any, mtype: Any) -> dict[str, SampValue]:
-        """Every other client subscribed to *mtype*, with its annotation map."""
-        mtype = as_str(mtype, "mtype")
-        with self._lock:
-            record = self.client(private_key)
-            return {
-                other.public_id: annotation
-                for other in self._by_id.values()
-                if other is not record
-                and (annotation := self._annotation(other, mtype)) is not None
-                and self._refusal(record, other, mtype) is None
-            }
-
-    @staticmethod
-    def _annotation(record: ClientRecord, mtype: str) -> SampValue | None:
-        return record.subscription_for(mtype) if record.callable else None
 
     # -- messaging ---------------------------------------------------------------------
 
@@ -333,9 +151,6 @@ class HubService:
             and self._annotation(other, mtype) is not None
             and self._refusal(sender, other, mtype) is None
         ]
-
-    def _refusal(self, sender: ClientRecord, recipient: ClientRecord, mtype: str) -> str | None:
-        return None if self.send_filter is None else self.send_filter(sender, recipient, mtype)
 
     def notify(self, private_key: Any, recipient_id: Any, message: Any) -> str:
         """Send a notification to one client."""
@@ -475,6 +290,16 @@ class HubService:
                 else:
                     self._answer(pending, _error_response(text))
 
+    # -- what the registry asks of the router (lock held) ------------------------------
+
+    def _drop_calls(self, record: ClientRecord, why: str) -> None:
+        for msg_id, pending in list(self._pending.items()):
+            if pending.sender_id == record.public_id:
+                del self._pending[msg_id]
+            elif pending.recipient_id == record.public_id:
+                del self._pending[msg_id]
+                self._answer(pending, _error_response(f"{record.public_id} {why} before replying"))
+
     def _send(self, recipient: ClientRecord, method: str, args: tuple[SampValue, ...]) -> None:
         if recipient is self.hub:
             return  # the hub gets only notifications, which need no action
@@ -484,6 +309,8 @@ class HubService:
         message: dict[str, SampValue] = {"samp.mtype": mtype, "samp.params": params}
         for record in self._recipients(self.hub, mtype):
             self._deliver(record, "receiveNotification", (HUB_ID, message))
+
+    # -- the hub as a recipient -------------------------------------------------------
 
     def _hub_answer(self, message: dict[str, SampValue]) -> dict[str, SampValue]:
         mtype = message.get("samp.mtype")
