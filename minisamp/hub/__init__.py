@@ -4,8 +4,9 @@
 builds the routing service on it — message routing, pending calls, hub events — and
 knows no transport: it hands each message to a delivery function the profile gave it;
 ``faults`` has the fault codes and argument checks both share.  ``hub`` is
-:class:`Hub`: the Standard Profile (lockfile, XML-RPC server, per-recipient delivery)
-around one service, and its start/stop life.  ``web`` is the Web Profile.
+:class:`Hub`: the Standard Profile (lockfile, XML-RPC server) around one service, and
+its start/stop life; ``delivery`` sends the service's callbacks to Standard Profile
+clients, in order per recipient, over a bounded thread pool.  ``web`` is the Web Profile.
 
 May import: the shared modules and :mod:`minisamp.xmlrpc` (``faults``, ``registry`` and
 ``service`` not even that).
