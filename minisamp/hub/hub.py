@@ -62,7 +62,7 @@ class Hub:
     owe a reply but no longer listen (0: never check), so their callers need not wait.
 
     With *web_profile*, it also serves the SAMP Web Profile to browser pages at
-    ``http://127.0.0.1:<web_port>/`` (see :mod:`minisamp.web_profile`):
+    ``http://127.0.0.1:<web_port>/`` (see :mod:`minisamp.hub.web.profile`):
     *web_consent* decides each registration (None: refuse all), and
     *web_restrict_mtypes* limits what pages may send (True: JSAMP's safe list,
     False: nothing, or a list of MType patterns).
