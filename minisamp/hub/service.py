@@ -1,15 +1,19 @@
-"""The hub's routing core: who is registered, who subscribes to what, where replies go.
+"""The hub's routing: where each message goes, which replies are awaited, what the hub says.
 
 It knows no sockets and no profile.  :class:`HubService` implements the abstract
-hub API of SAMP 1.3 §3.11 (method names in snake case) and hands every callback it
-wants a client to receive to the ``deliver`` function its owner gave it, as
-``deliver(record, method, args)`` with *method* one of ``receiveNotification``,
-``receiveCall``, ``receiveResponse`` and *args* without the private key.
-``deliver`` must only queue (it is called with the registry lock held, which keeps
-each recipient's callbacks in the order the hub decided them).
+hub API of SAMP 1.3 §3.11 (method names in snake case): the registry half (who is
+registered, keys, metadata, subscriptions) it inherits from
+:class:`~minisamp.hub.registry.Registry`; here are notify, call and reply, the
+calls awaiting replies, hub events and the hub's own answers.  It hands every
+callback it wants a client to receive to the ``deliver`` function its owner gave
+it, as ``deliver(record, method, args)`` with *method* one of
+``receiveNotification``, ``receiveCall``, ``receiveResponse`` and *args* without
+the private key.  ``deliver`` must only queue (it is called with the registry lock
+held, which keeps each recipient's callbacks in the order the hub decided them).
 
 Errors the caller made raise :class:`~minisamp.errors.SAMPProxyError`, which the
-profile turns into an XML-RPC fault.
+profile turns into an XML-RPC fault (codes: :mod:`minisamp.hub.faults`, re-exported
+here with :data:`HUB_ID` and :class:`ClientRecord`, where the profiles import them).
 """
 
 from __future__ import annotations
@@ -17,23 +21,31 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
-import secrets
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..datatypes import SampValue, decode_int
-from ..errors import SampDataError, SAMPProxyError, SAMPProxyTimeoutError
-from ..messages import SAMP_STATUS_OK, Response, best_match
+from ..errors import SampDataError, SAMPProxyTimeoutError
+from ..messages import SAMP_STATUS_OK, Response
+from .faults import FAULT_BAD_ID as FAULT_BAD_ID
+from .faults import FAULT_BAD_KEY as FAULT_BAD_KEY
+from .faults import FAULT_BAD_MESSAGE as FAULT_BAD_MESSAGE
+from .faults import FAULT_BAD_SECRET as FAULT_BAD_SECRET
+from .faults import FAULT_GENERAL as FAULT_GENERAL
+from .faults import FAULT_NOT_SUBSCRIBED as FAULT_NOT_SUBSCRIBED
+from .faults import FAULT_TIMEOUT as FAULT_TIMEOUT
+from .faults import as_map, as_str, fault, mtype_of
+from .registry import HUB_ID as HUB_ID
+from .registry import ClientRecord as ClientRecord
+from .registry import Registry
 
 __all__ = ["ClientRecord", "HubService", "PendingCall"]
 
 logger = logging.getLogger(__name__)
 
-HUB_ID = "hub"
 #: Longest a callAndWait may wait, whatever it asks (as JSAMP: 12 hours).
 MAX_SYNC_TIMEOUT = 12 * 3600.0
 _EVENT_MTYPES = (
@@ -42,15 +54,6 @@ _EVENT_MTYPES = (
     "samp.hub.event.metadata",
     "samp.hub.event.subscriptions",
 )
-
-# Fault codes, as pyvo.samp's hub uses them (users match on faultCode).
-FAULT_TIMEOUT = 1
-FAULT_NOT_SUBSCRIBED = 2
-FAULT_BAD_MESSAGE = 3
-FAULT_BAD_KEY = 5
-FAULT_BAD_ID = 6
-FAULT_BAD_SECRET = 7
-FAULT_GENERAL = 1
 
 #: The hub API both profiles share (SAMP 1.3 §3.11), private key first: SAMP method
 #: name → (HubService method, accepted argument counts).  Each profile adds its own
@@ -73,25 +76,6 @@ SERVICE_METHODS: dict[str, tuple[str, tuple[int, ...]]] = {
 }
 
 Deliver = Callable[["ClientRecord", str, tuple[SampValue, ...]], None]
-SendFilter = Callable[["ClientRecord", "ClientRecord", str], "str | None"]
-
-
-@dataclass
-class ClientRecord:
-    """One registered client (the hub itself included)."""
-
-    public_id: str
-    private_key: str
-    profile: str = "std"
-    metadata: dict[str, SampValue] = field(default_factory=dict)
-    subscriptions: dict[str, SampValue] = field(default_factory=dict)
-    callback_url: str | None = None
-    callable: bool = False
-
-    def subscription_for(self, mtype: str) -> SampValue | None:
-        """The annotation map of the most specific matching subscription, or None."""
-        pattern = best_match(self.subscriptions, mtype)
-        return None if pattern is None else self.subscriptions[pattern]
 
 
 class SyncWaiter:
@@ -123,44 +107,7 @@ class PendingCall:
     sent_at: float = field(default_factory=time.monotonic)
 
 
-def _fault(code: int, text: str) -> SAMPProxyError:
-    return SAMPProxyError(code, text)
-
-
-def _as_str(value: Any, what: str) -> str:
-    if not isinstance(value, str):
-        raise _fault(FAULT_GENERAL, f"{what} must be a string, not {type(value).__name__}")
-    return value
-
-
-def _as_map(value: Any, what: str) -> dict[str, SampValue]:
-    if not isinstance(value, dict):
-        raise _fault(FAULT_GENERAL, f"{what} must be a map, not {type(value).__name__}")
-    return value
-
-
-def _callback_url(value: Any) -> str:
-    """*value* if it is an ``http://host:port/path`` URL the hub can call, else a fault."""
-    url = _as_str(value, "callback URL")
-    try:
-        parts = urllib.parse.urlsplit(url)
-        usable = parts.scheme == "http" and bool(parts.hostname) and parts.port != 0
-    except ValueError:  # a port that is not a number, or out of range; a bad IPv6 host
-        usable = False
-    if not usable:
-        raise _fault(FAULT_GENERAL, f"callback URL {url[:200]!r} is not an http://host:port/ URL")
-    return url
-
-
-def _mtype_of(message: Any) -> str:
-    message = _as_map(message, "message")
-    mtype = message.get("samp.mtype")
-    if not isinstance(mtype, str) or not mtype:
-        raise _fault(FAULT_BAD_MESSAGE, "samp.mtype keyword is missing")
-    return mtype
-
-
-class HubService:
+class HubService(Registry):
     """Registry and router of one hub; thread-safe; profile-free."""
 
     def __init__(
@@ -171,196 +118,29 @@ class HubService:
         hub_metadata: Mapping[str, SampValue] | None = None,
         max_sync_timeout: float = MAX_SYNC_TIMEOUT,
     ) -> None:
-        self.secret = secret
         self._deliver = deliver
         self.max_sync_timeout = max_sync_timeout
-        self._lock = threading.RLock()
-        self._ids = itertools.count(1)
         self._msg_ids = itertools.count(1)
-        self._by_key: dict[str, ClientRecord] = {}
-        self._by_id: dict[str, ClientRecord] = {}
         self._pending: dict[str, PendingCall] = {}
         self._timed_out: collections.OrderedDict[str, None] = collections.OrderedDict()
-        self._closed = False
-        #: Called with a public id after that client is removed (to drop its connections).
-        self.on_unregister: Callable[[str], None] | None = None
-        #: Optional veto on sends (the Web Profile's MType restrictions):
-        #: ``send_filter(sender, recipient, mtype)`` returns why it is refused, or None.
-        self.send_filter: SendFilter | None = None
-        self.hub = ClientRecord(HUB_ID, "hub:" + secrets.token_hex(16), profile="hub")
-        self.hub.metadata = dict(hub_metadata or {"samp.name": "Hub"})
-        self.hub.subscriptions = {
-            "samp.app.ping": {},
-            "x-samp.query.by-meta": {},
-            "samp.query.by-meta": {},
-        }
-        self.hub.callable = True
-        self._add(self.hub)
-
-    # -- registry ----------------------------------------------------------------------
-
-    def _add(self, record: ClientRecord) -> None:
-        self._by_key[record.private_key] = record
-        self._by_id[record.public_id] = record
-
-    def client(self, private_key: Any) -> ClientRecord:
-        """The record of the client holding *private_key*; fault if none does."""
-        record = self._by_key.get(private_key) if isinstance(private_key, str) else None
-        if record is None or record is self.hub:
-            raise _fault(FAULT_BAD_KEY, "Private-key is expired or invalid: register again")
-        return record
-
-    def _other(self, client_id: Any) -> ClientRecord:
-        record = self._by_id.get(client_id) if isinstance(client_id, str) else None
-        if record is None:
-            raise _fault(FAULT_BAD_ID, f"No registered client with ID {client_id!r}")
-        return record
-
-    def records(self) -> list[ClientRecord]:
-        """A snapshot of every registered client, the hub first."""
-        with self._lock:
-            return list(self._by_id.values())
-
-    def register(self, secret: Any, *, profile: str = "std") -> dict[str, SampValue]:
-        """Register a new client if *secret* is right; returns its reg-info map."""
-        if profile == "std" and secret != self.secret:
-            raise _fault(FAULT_BAD_SECRET, "Bad secret: read it from the current SAMP lockfile")
-        with self._lock:
-            if self._closed:
-                raise _fault(FAULT_GENERAL, "the hub is shutting down")
-            record = ClientRecord(f"c{next(self._ids)}", f"k:{secrets.token_hex(16)}", profile)
-            self._add(record)
-            self._event("samp.hub.event.register", {"id": record.public_id})
-        logger.info("registered %s (%s profile)", record.public_id, profile)
-        return {
-            "samp.hub-id": HUB_ID,
-            "samp.self-id": record.public_id,
-            "samp.private-key": record.private_key,
-        }
-
-    def unregister(self, private_key: Any) -> str:
-        """Unregister the caller."""
-        with self._lock:
-            record = self.client(private_key)
-            self._remove(record, "unregistered")
-        return ""
-
-    def _remove(self, record: ClientRecord, why: str) -> None:
-        del self._by_key[record.private_key]
-        del self._by_id[record.public_id]
-        for msg_id, pending in list(self._pending.items()):
-            if pending.sender_id == record.public_id:
-                del self._pending[msg_id]
-            elif pending.recipient_id == record.public_id:
-                del self._pending[msg_id]
-                self._answer(pending, _error_response(f"{record.public_id} {why} before replying"))
-        self._event("samp.hub.event.unregister", {"id": record.public_id})
-        logger.info("%s %s", record.public_id, why)
-        if self.on_unregister is not None:
-            self.on_unregister(record.public_id)
-
-    def disconnect(self, client_id: str, reason: str) -> None:
-        """Forcibly unregister *client_id* (e.g. unreachable), telling it first if it listens."""
-        with self._lock:
-            record = self._by_id.get(client_id)
-            if record is None or record is self.hub:
-                return
-            if record.subscription_for("samp.hub.disconnect") is not None:
-                message: dict[str, SampValue] = {
-                    "samp.mtype": "samp.hub.disconnect",
-                    "samp.params": {"reason": reason},
-                }
-                self._deliver(record, "receiveNotification", (HUB_ID, message))
-            self._remove(record, f"disconnected by the hub ({reason})")
-
-    def set_xmlrpc_callback(self, private_key: Any, url: Any) -> str:
-        """Record where the caller receives callbacks."""
-        url = _callback_url(url)
-        with self._lock:
-            record = self.client(private_key)
-            record.callback_url = url
-            record.callable = True
-        return ""
-
-    def make_callable(self, private_key: Any, flag: bool = True) -> None:
-        """Mark a client callable without a URL (Web Profile reverse callbacks)."""
-        with self._lock:
-            self.client(private_key).callable = flag
+        super().__init__(secret, hub_metadata)
 
     def ping(self, *private_key: Any) -> str:
         """Answer that the hub is alive (with or without a key)."""
         return ""
-
-    def declare_metadata(self, private_key: Any, metadata: Any) -> str:
-        """Replace the caller's metadata and tell the others."""
-        metadata = _as_map(metadata, "metadata")
-        with self._lock:
-            record = self.client(private_key)
-            record.metadata = metadata
-            self._event("samp.hub.event.metadata", {"id": record.public_id, "metadata": metadata})
-        return ""
-
-    def get_metadata(self, private_key: Any, client_id: Any) -> dict[str, SampValue]:
-        """The metadata of *client_id*."""
-        with self._lock:
-            self.client(private_key)
-            return self._other(client_id).metadata
-
-    def declare_subscriptions(self, private_key: Any, subscriptions: Any) -> str:
-        """Replace the caller's subscriptions and tell the others."""
-        subscriptions = _as_map(subscriptions, "subscriptions")
-        for pattern, annotation in subscriptions.items():
-            _as_map(annotation, f"annotation of subscription {pattern!r}")
-        with self._lock:
-            record = self.client(private_key)
-            if not record.callable:
-                raise _fault(FAULT_GENERAL, "Client is not callable: call setXmlrpcCallback first")
-            record.subscriptions = subscriptions
-            params = {"id": record.public_id, "subscriptions": subscriptions}
-            self._event("samp.hub.event.subscriptions", params)
-        return ""
-
-    def get_subscriptions(self, private_key: Any, client_id: Any) -> dict[str, SampValue]:
-        """The subscriptions of *client_id*."""
-        with self._lock:
-            self.client(private_key)
-            return self._other(client_id).subscriptions
-
-    def get_registered_clients(self, private_key: Any) -> list[SampValue]:
-        """Every other registered client's id, the hub's included."""
-        with self._lock:
-            record = self.client(private_key)
-            return [cid for cid in self._by_id if cid != record.public_id]
-
-    def get_subscribed_clients(self, private_key: Any, mtype: Any) -> dict[str, SampValue]:
-        """Every other client subscribed to *mtype*, with its annotation map."""
-        mtype = _as_str(mtype, "mtype")
-        with self._lock:
-            record = self.client(private_key)
-            return {
-                other.public_id: annotation
-                for other in self._by_id.values()
-                if other is not record
-                and (annotation := self._annotation(other, mtype)) is not None
-                and self._refusal(record, other, mtype) is None
-            }
-
-    @staticmethod
-    def _annotation(record: ClientRecord, mtype: str) -> SampValue | None:
-        return record.subscription_for(mtype) if record.callable else None
 
     # -- messaging ---------------------------------------------------------------------
 
     def _recipient(self, sender: ClientRecord, recipient_id: Any, mtype: str) -> ClientRecord:
         recipient = self._other(recipient_id)
         if self._annotation(recipient, mtype) is None:
-            raise _fault(
+            raise fault(
                 FAULT_NOT_SUBSCRIBED,
                 f"Client {recipient.public_id} not subscribed to MType {mtype}",
             )
         refusal = self._refusal(sender, recipient, mtype)
         if refusal is not None:
-            raise _fault(FAULT_GENERAL, refusal)
+            raise fault(FAULT_GENERAL, refusal)
         return recipient
 
     def _recipients(self, sender: ClientRecord, mtype: str) -> list[ClientRecord]:
@@ -372,12 +152,9 @@ class HubService:
             and self._refusal(sender, other, mtype) is None
         ]
 
-    def _refusal(self, sender: ClientRecord, recipient: ClientRecord, mtype: str) -> str | None:
-        return None if self.send_filter is None else self.send_filter(sender, recipient, mtype)
-
     def notify(self, private_key: Any, recipient_id: Any, message: Any) -> str:
         """Send a notification to one client."""
-        mtype = _mtype_of(message)
+        mtype = mtype_of(message)
         with self._lock:
             sender = self.client(private_key)
             recipient = self._recipient(sender, recipient_id, mtype)
@@ -386,7 +163,7 @@ class HubService:
 
     def notify_all(self, private_key: Any, message: Any) -> list[SampValue]:
         """Send a notification to every subscribed client but the sender."""
-        mtype = _mtype_of(message)
+        mtype = mtype_of(message)
         with self._lock:
             sender = self.client(private_key)
             recipients = self._recipients(sender, mtype)
@@ -396,8 +173,8 @@ class HubService:
 
     def call(self, private_key: Any, recipient_id: Any, tag: Any, message: Any) -> str:
         """Send a call to one client; its reply will come back tagged with *tag*."""
-        tag = _as_str(tag, "msg-tag")
-        mtype = _mtype_of(message)
+        tag = as_str(tag, "msg-tag")
+        mtype = mtype_of(message)
         with self._lock:
             sender = self.client(private_key)
             recipient = self._recipient(sender, recipient_id, mtype)
@@ -405,8 +182,8 @@ class HubService:
 
     def call_all(self, private_key: Any, tag: Any, message: Any) -> dict[str, SampValue]:
         """Send a call to every subscribed client but the sender."""
-        tag = _as_str(tag, "msg-tag")
-        mtype = _mtype_of(message)
+        tag = as_str(tag, "msg-tag")
+        mtype = mtype_of(message)
         with self._lock:
             sender = self.client(private_key)
             return {
@@ -418,11 +195,11 @@ class HubService:
         self, private_key: Any, recipient_id: Any, message: Any, timeout: Any
     ) -> SampValue:
         """Send a call and wait for its reply, at most *timeout* seconds (≤ 0: the hub's cap)."""
-        mtype = _mtype_of(message)
+        mtype = mtype_of(message)
         try:
-            seconds = float(decode_int(_as_str(timeout, "timeout")))
+            seconds = float(decode_int(as_str(timeout, "timeout")))
         except SampDataError:
-            raise _fault(FAULT_GENERAL, f"timeout must be a SAMP int, not {timeout!r}") from None
+            raise fault(FAULT_GENERAL, f"timeout must be a SAMP int, not {timeout!r}") from None
         if seconds <= 0 or seconds > self.max_sync_timeout:
             seconds = self.max_sync_timeout
         waiter = SyncWaiter()
@@ -441,7 +218,7 @@ class HubService:
                     FAULT_TIMEOUT, f"Timeout expired! No reply from {recipient_id} in {seconds:g} s"
                 )
         if waiter.error is not None:
-            raise _fault(FAULT_GENERAL, waiter.error)
+            raise fault(FAULT_GENERAL, waiter.error)
         assert waiter.response is not None
         return waiter.response
 
@@ -466,17 +243,17 @@ class HubService:
 
     def reply(self, private_key: Any, msg_id: Any, response: Any) -> str:
         """Pass the caller's *response* to message *msg_id* back to its sender."""
-        msg_id = _as_str(msg_id, "msg-id")
-        response = _as_map(response, "response")
+        msg_id = as_str(msg_id, "msg-id")
+        response = as_map(response, "response")
         with self._lock:
             replier = self.client(private_key)
             pending = self._pending.get(msg_id)
             if pending is None:
                 if msg_id in self._timed_out:
-                    raise _fault(FAULT_GENERAL, "Response ignored: the synchronous call timed out")
-                raise _fault(FAULT_GENERAL, f"No call is awaiting a reply with msg-id {msg_id!r}")
+                    raise fault(FAULT_GENERAL, "Response ignored: the synchronous call timed out")
+                raise fault(FAULT_GENERAL, f"No call is awaiting a reply with msg-id {msg_id!r}")
             if pending.recipient_id != replier.public_id:
-                raise _fault(FAULT_GENERAL, f"msg-id {msg_id!r} was not sent to you")
+                raise fault(FAULT_GENERAL, f"msg-id {msg_id!r} was not sent to you")
             del self._pending[msg_id]
             self._answer(pending, response)
         return ""
@@ -513,6 +290,16 @@ class HubService:
                 else:
                     self._answer(pending, _error_response(text))
 
+    # -- what the registry asks of the router (lock held) ------------------------------
+
+    def _drop_calls(self, record: ClientRecord, why: str) -> None:
+        for msg_id, pending in list(self._pending.items()):
+            if pending.sender_id == record.public_id:
+                del self._pending[msg_id]
+            elif pending.recipient_id == record.public_id:
+                del self._pending[msg_id]
+                self._answer(pending, _error_response(f"{record.public_id} {why} before replying"))
+
     def _send(self, recipient: ClientRecord, method: str, args: tuple[SampValue, ...]) -> None:
         if recipient is self.hub:
             return  # the hub gets only notifications, which need no action
@@ -522,6 +309,8 @@ class HubService:
         message: dict[str, SampValue] = {"samp.mtype": mtype, "samp.params": params}
         for record in self._recipients(self.hub, mtype):
             self._deliver(record, "receiveNotification", (HUB_ID, message))
+
+    # -- the hub as a recipient -------------------------------------------------------
 
     def _hub_answer(self, message: dict[str, SampValue]) -> dict[str, SampValue]:
         mtype = message.get("samp.mtype")
