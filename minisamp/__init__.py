@@ -35,8 +35,7 @@ from .errors import (
     TransportError,
 )
 from .messages import SAMP_STATUS_ERROR, SAMP_STATUS_OK, SAMP_STATUS_WARNING, Message, Response
-
-__version__ = "0.1.0"
+from .version import __version__ as __version__
 
 __all__ = [
     "REPLY_LATER",

@@ -96,7 +96,7 @@ class SAMPHubServer:
     second hub on a live lockfile raises :class:`~minisamp.errors.SAMPHubError` (astropy
     only warns); the Web Profile is off unless *web_profile* is true, and then asks for
     consent on the terminal unless *web_profile_dialog* is a callable taking a
-    :class:`~minisamp.web_consent.WebRegistrationRequest`; *timeout*, *client_timeout*
+    :class:`~minisamp.hub.web.WebRegistrationRequest`; *timeout*, *client_timeout*
     and ``mode="multiple"`` are not supported (a :class:`SAMPWarning` says so).
     """
 

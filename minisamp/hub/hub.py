@@ -24,7 +24,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .. import __version__
 from ..datatypes import SampValue
 from ..errors import SAMPHubError, SAMPProxyError
 from ..lockfile import (
@@ -34,6 +33,7 @@ from ..lockfile import (
     hub_lockfile_path,
     release_lockfile,
 )
+from ..version import __version__
 from ..xmlrpc.server import DEFAULT_MAX_BODY, XmlRpcServer
 from .delivery import DELIVERY_TIMEOUT, PROBE_INTERVAL, StandardDelivery
 from .service import HUB_ID, SERVICE_METHODS, ClientRecord, HubService

@@ -9,7 +9,7 @@ table's length.
 
 This module knows numpy arrays and the BINARY2 layout only.  Which VOTable field becomes
 which :class:`Column`, and which tables cannot be encoded here at all, is decided by
-:mod:`minisamp.votable_writer`, which also writes everything around the rows.  numpy is
+:mod:`minisamp.tables.votable`, which also writes everything around the rows.  numpy is
 imported inside the functions that use it.
 """
 

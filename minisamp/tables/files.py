@@ -4,7 +4,7 @@ Sending: :func:`prepare_table` turns an astropy Table/QTable, a VOTableFile or t
 an existing VOTable/FITS file into a :class:`TableFile` (path, ``file:`` URL, MType);
 :func:`accessible_table` is pyvo.samp's context manager of the same name, built on it.
 Written files are mode 0600 inside a 0700 directory from :func:`private_directory`.
-VOTables are written by :func:`minisamp.votable_writer.write_votable`, some 50 times
+VOTables are written by :func:`minisamp.tables.votable.write_votable`, some 50 times
 faster than astropy's writer that pyvo uses.
 
 Receiving: :func:`read_table` and :func:`read_image` load what a ``table.load.*`` or

@@ -2,8 +2,8 @@
 
 astropy's writer formats every cell in Python (about 20 µs a row).  Here astropy still
 writes everything but the rows (FIELDs, PARAMs, INFOs, GROUPs, LINKs, ...); this module
-decides how each field is encoded (a :class:`minisamp.binary2.Column`) and
-:mod:`minisamp.binary2` encodes each TABLE's rows column by column with numpy into
+decides how each field is encoded (a :class:`minisamp.tables.binary2.Column`) and
+:mod:`minisamp.tables.binary2` encodes each TABLE's rows column by column with numpy into
 BINARY2 records, streamed out as base64 in chunks of about 1 MiB, so memory stays bounded.
 
 Tables this module cannot encode go, one by one, to astropy's own TABLEDATA writer:
