@@ -1,7 +1,7 @@
 """The client role: :class:`Client` and its parts.
 
 Its one job is to be one SAMP client on one hub: register and keep its state
-(``client``), send (notify, call, ``call_and_wait``, futures, ``request``), receive
+(``lifecycle``), send (notify, call, ``call_and_wait``, futures, ``request``), receive
 through a callback endpoint (``callback``) into handlers and inboxes (``handlers``),
 keep a live directory of the other clients (``directory``), and answer to pyvo's method
 names (``pyvo_api``).
