@@ -17,8 +17,9 @@ it needs, and a client whose hub went away raises
 :class:`~minisamp.errors.HubGoneError` instead of hanging.
 
 :class:`Client` is built here from its parts, one concern each: so far the life and the
-connection to the hub (:class:`~.lifecycle.Lifecycle`, the base of the others) and
-sending (:class:`~.sending.Sending`); the hub queries and receiving are still below.
+connection to the hub (:class:`~.lifecycle.Lifecycle`, the base of the others),
+sending (:class:`~.sending.Sending`) and receiving (:class:`~.receiving.Receiving`);
+the hub queries and the directory are still below.
 
 The method names and arguments of pyvo's ``SAMPIntegratedClient`` are all here, with
 its contract (hub faults raise ``SAMPProxyError``; an error response is returned as
@@ -31,23 +32,22 @@ a map); its thin ``e*`` and ``(un)bind_receive_*`` wrappers come from the mixin
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
-from ..datatypes import SampValue, to_samp
-from ..errors import SAMPClientError, SAMPProxyError, TransportError
-from .directory import HUB_MTYPES, ClientDirectory, ClientInfo, find_client_id_in
-from .handlers import Binding, HandlerRegistry, Inbox
+from ..datatypes import to_samp
+from ..errors import SAMPProxyError, TransportError
+from .directory import ClientDirectory, ClientInfo, find_client_id_in
+from .handlers import Binding, HandlerRegistry
 from .lifecycle import CONNECTED, ClientState
 from .pyvo_api import PyvoMethods
+from .receiving import Receiving
 from .sending import Sending
 
 __all__ = ["Client", "ClientState"]
 
-F = TypeVar("F", bound=Callable[..., Any])
 
-
-class Client(Sending, PyvoMethods):
+class Client(Sending, Receiving, PyvoMethods):
     """A SAMP client (Standard Profile).  Use it as a context manager, or call
     :meth:`connect` and :meth:`close`.
 
@@ -184,77 +184,3 @@ class Client(Sending, PyvoMethods):
             except SAMPProxyError:
                 continue  # it left meanwhile
             directory.seed(client_id, meta, subs)
-
-    # -- subscriptions -----------------------------------------------------------------
-
-    def _subscriptions(self) -> dict[str, SampValue]:
-        subs = self._registry.subscriptions()
-        for mtype in HUB_MTYPES:
-            subs.setdefault(mtype, {})
-        return subs
-
-    def declare_subscriptions(self, subscriptions: Mapping[str, Any] | None = None) -> None:
-        """Declare what we have handlers for, plus *subscriptions* (pyvo semantics)."""
-        if not self._callable:
-            raise SAMPClientError("Client not callable.")
-        subs = self._subscriptions()
-        if subscriptions:
-            encoded = to_samp(dict(subscriptions), "subscriptions")
-            assert isinstance(encoded, dict)
-            subs.update(encoded)
-        self._require("declare subscriptions", ClientState.CALLABLE)
-        self._hub("samp.hub.declareSubscriptions", subs)
-
-    def _redeclare(self) -> None:
-        if self._state is ClientState.CALLABLE:
-            self.declare_subscriptions()
-
-    # -- receiving ---------------------------------------------------------------------
-
-    def on(
-        self,
-        pattern: str,
-        handler: F | None = None,
-        *,
-        calls: bool = True,
-        notifications: bool = True,
-        annotation: Mapping[str, Any] | None = None,
-    ) -> Any:
-        """Handle messages whose MType matches *pattern*; usable as a decorator.
-
-        The handler gets a :class:`~minisamp.handlers.ReceivedMessage`; for a call its
-        return value is the reply (see :mod:`minisamp.handlers`)."""
-
-        def register(function: F) -> F:
-            binding = Binding(pattern, function, dict(annotation or {}))
-            self._registry.bind(binding, calls=calls, notifications=notifications)
-            self._redeclare()
-            return function
-
-        return register if handler is None else register(handler)
-
-    def off(self, pattern: str) -> None:
-        """Stop handling *pattern* (calls and notifications)."""
-        if self._registry.unbind(pattern):
-            self._redeclare()
-
-    def messages(self, *patterns: str, timeout: float | None = None) -> Inbox:
-        """Queue messages matching *patterns* (default ``*``) for a script to take::
-
-        with client.messages("table.load.votable", timeout=60) as inbox:
-            for msg in inbox:
-                ...; msg.reply({})     # calls must be answered
-        """
-        inbox = Inbox(patterns or ("*",), timeout, self._close_inbox)
-        for pattern in inbox.patterns:
-            self._registry.bind(Binding(pattern, inbox.put))
-        self._inboxes.append(inbox)
-        self._redeclare()
-        return inbox
-
-    def _close_inbox(self, inbox: Inbox) -> None:
-        for pattern in inbox.patterns:
-            self._registry.unbind(pattern)
-        self._inboxes.remove(inbox)
-        if self.is_connected:
-            self._redeclare()
