@@ -1,10 +1,11 @@
 """The client role: :class:`Client` and its parts.
 
 Its one job is to be one SAMP client on one hub: register and keep its state
-(``client``), send (notify, call, ``call_and_wait``, futures, ``request``), receive
-through a callback endpoint (``callback``) into handlers and inboxes (``handlers``),
-keep a live directory of the other clients (``directory``), and answer to pyvo's method
-names (``pyvo_api``).
+(``lifecycle``), send (notify, call, ``call_and_wait``, futures, ``request``:
+``sending``), receive through a callback endpoint (``callback``) into handlers and
+inboxes (``handlers``, ``receiving``), ask the hub about the other clients and keep a
+live directory of them (``hub_queries``, ``directory``), and answer to pyvo's method
+names (``pyvo_api``); ``client`` composes :class:`Client` from these parts.
 
 May import: the shared modules (``errors``, ``datatypes``, ``messages``, ``lockfile``)
 and :mod:`minisamp.xmlrpc`.  Must never import: ``hub``, ``tables``, the helpers or the

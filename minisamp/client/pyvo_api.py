@@ -3,8 +3,8 @@
 ``SAMPIntegratedClient`` has, beside the hub operations, a layer of thin wrappers:
 ``e*`` methods taking an MType and keyword parameters instead of a message map, and
 ``bind_receive_*`` / ``unbind_receive_*`` registering handlers with pyvo's calling
-conventions.  They live here, on :class:`PyvoMethods`, so that ``client.py`` holds the
-client's own logic; each is a line or two over a ``Client`` method and behaves exactly
+conventions.  They live here, on :class:`PyvoMethods`, so that the client's other parts
+hold its own logic; each is a line or two over a ``Client`` method and behaves exactly
 as pyvo's (see :mod:`minisamp.handlers` for the handler signatures).
 """
 
