@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from httputil import serving_directory
 from samp_raw import RawClient
 
 from minisamp.errors import SAMPHubError, SAMPProxyError
@@ -517,21 +518,8 @@ def test_translator_serves_only_file_and_http_urls(hub: Hub, std: RawClient) -> 
 @pytest.fixture
 def web_server(tmp_path: Path) -> Iterator[str]:
     (tmp_path / "remote.txt").write_text("remote data")
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, directory=str(tmp_path), **kwargs)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, name="test-http", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with serving_directory(tmp_path) as base:
+        yield base + "/"
 
 
 def test_translator_fetches_http_urls(hub: Hub, std: RawClient, web_server: str) -> None:
