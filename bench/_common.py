@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib.util
 import math
 import os
 import signal
@@ -28,6 +29,8 @@ from pathlib import Path
 
 __all__ = [
     "OURS",
+    "PYVO",
+    "PYVO_MISSING",
     "REPO_ROOT",
     "BenchError",
     "Goal",
@@ -39,6 +42,7 @@ __all__ = [
     "format_result",
     "format_table",
     "interleave",
+    "libraries",
     "log",
     "running_peer",
     "spawn",
@@ -48,12 +52,26 @@ __all__ = [
 
 #: The name minisamp's rows carry; ratios are ours / theirs.
 OURS = "minisamp"
+#: The name pyvo.samp's rows carry (the client library and its hub alike).
+PYVO = "pyvo.samp"
+#: Why pyvo.samp is left out of a metric (and its hub out of the hubs) on this machine.
+PYVO_MISSING = "pyvo is not installed (pip install pyvo)"
 #: The repository root (bench/ lives directly below it).
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class BenchError(RuntimeError):
     """A measurement could not be made (peer missing, hub did not start, run failed)."""
+
+
+def libraries(notes: list[str]) -> list[str]:
+    """The client libraries to measure: minisamp, and pyvo.samp unless a note says why not."""
+    found = [OURS]
+    if importlib.util.find_spec("pyvo") is None:
+        notes.append(f"{PYVO} skipped: {PYVO_MISSING}")
+    else:
+        found.append(PYVO)
+    return found
 
 
 # -- results -------------------------------------------------------------------------------

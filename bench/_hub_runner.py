@@ -5,17 +5,15 @@
 
 The hub binds 127.0.0.1 and writes *lockfile*.  The runner exits (stopping the hub)
 on SIGTERM or SIGINT, when its parent process goes away, or after ``--max-seconds``,
-so a benchmark killed hard never leaves a hub behind for long.
+so a benchmark killed hard never leaves a hub behind for long (see :mod:`bench._release`).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import threading
-import time
 from collections.abc import Callable
+
+from bench._release import Release, add_max_seconds
 
 
 def start_minisamp(lockfile: str) -> Callable[[], None]:
@@ -48,19 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("impl", choices=sorted(STARTERS))
     parser.add_argument("lockfile")
-    parser.add_argument("--max-seconds", type=float, default=3600.0)
+    add_max_seconds(parser)
     args = parser.parse_args(argv)
 
-    done = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: done.set())
-    parent = os.getppid()
+    release = Release()
     stop = STARTERS[args.impl](args.lockfile)
-    deadline = time.monotonic() + args.max_seconds
     try:
-        while not done.wait(0.5):
-            if os.getppid() != parent or time.monotonic() > deadline:
-                break
+        release.wait(args.max_seconds)
     finally:
         stop()
     return 0

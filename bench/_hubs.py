@@ -21,7 +21,7 @@ from pathlib import Path
 from minisamp.lockfile import parse_lockfile
 from minisamp.xmlrpc.transport import XmlRpcProxy
 
-from ._common import BenchError, child_env, spawn, wait_for
+from ._common import PYVO, PYVO_MISSING, BenchError, child_env, spawn, wait_for
 
 __all__ = ["HUBS", "JAVA_OPTIONS", "RunningHub", "available_hubs", "running_hub"]
 
@@ -58,8 +58,8 @@ class RunningHub:
 
 def missing_reason(impl: str) -> str | None:
     """Why *impl*'s hub cannot run here, or None if it can."""
-    if impl == "pyvo.samp" and importlib.util.find_spec("pyvo") is None:
-        return "pyvo is not installed (pip install pyvo)"
+    if impl == PYVO and importlib.util.find_spec("pyvo") is None:
+        return PYVO_MISSING
     if impl == "JSAMP" and (shutil.which("jsamp") is None or shutil.which("java") is None):
         return "JSAMP is not installed (apt-get install jsamp)"
     return None

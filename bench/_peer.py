@@ -8,24 +8,25 @@
 SAMP peers register with the hub named by ``SAMP_HUB`` and bind 127.0.0.1.  When ready,
 the peer writes its public id (SAMP) or port (stdlib) to the file *READY* (atomically:
 a temporary file renamed), which the benchmark waits for.  Like ``_hub_runner``, it
-stops on SIGTERM or SIGINT, when its parent goes away, or after ``--max-seconds``.
+stops on SIGTERM or SIGINT, when its parent goes away, or after ``--max-seconds``
+(one rule for both: :mod:`bench._release`).
 
 Both libraries answer ``samp.app.ping`` themselves; the table receiver replies
 ``samp.ok`` at once without reading the file (it measures the sender, not a reader).
-Only the stdlib and the chosen library are imported here (not bench's helpers), so a
-peer starts fast and shares nothing with the process measuring it.
+Only the stdlib, the chosen library and the stdlib-only ``bench._release`` are imported
+here (not bench's other helpers), so a peer starts fast and shares nothing with the
+process measuring it.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import threading
-import time
 import xmlrpc.server
 from collections.abc import Callable
 from pathlib import Path
+
+from bench._release import Release, add_max_seconds
 
 #: ``samp.name`` of the table receiver: senders address it by this name.
 TABLE_RECEIVER = "bench-table-receiver"
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("role", choices=["ping", "tables", "stdlib"])
     parser.add_argument("args", nargs="+", help="[minisamp|pyvo] READY (see above)")
-    parser.add_argument("--max-seconds", type=float, default=3600.0)
+    add_max_seconds(parser)
     options = parser.parse_args(argv)
     *impl, ready = options.args
     if options.role == "ping" and impl not in (["minisamp"], ["pyvo"]):
@@ -94,22 +95,16 @@ def main(argv: list[str] | None = None) -> int:
     if options.role != "ping" and impl:
         parser.error(f"{options.role} takes READY only")
 
-    done = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: done.set())
-    parent = os.getppid()
+    release = Release()
     starters: dict[str, Callable[[], tuple[str, Stop]]] = {
         "ping": lambda: start_ping(impl[0]),
         "tables": start_tables,
         "stdlib": start_stdlib,
     }
     announced, stop = starters[options.role]()
-    deadline = time.monotonic() + options.max_seconds
     try:
         _write_ready(Path(ready), announced)
-        while not done.wait(0.5):
-            if os.getppid() != parent or time.monotonic() > deadline:
-                break
+        release.wait(options.max_seconds)
     finally:
         stop()
     return 0

@@ -14,7 +14,6 @@ wall time, ≤ 30 MB peak RSS.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import resource
 import subprocess
@@ -34,6 +33,7 @@ from ._common import (
     child_env,
     format_result,
     interleave,
+    libraries,
     log,
 )
 
@@ -98,12 +98,7 @@ def measure(repeat: int = 5, progress: Callable[[str], None] | None = log) -> Me
         f"exit; 1 warm-up round, {repeat} interleaved repetitions"
     )
     result = MetricResult("import", "Import", method, [wall, rss])
-    impls = [OURS]
-    if importlib.util.find_spec("pyvo") is None:
-        result.notes.append("pyvo.samp skipped: pyvo is not installed (pip install pyvo)")
-    else:
-        impls.append("pyvo.samp")
-    impls.append("bare")
+    impls = [*libraries(result.notes), "bare"]
     with tempfile.TemporaryDirectory(prefix="minisamp-bench-") as home:
         # Every child imports from bytecode, as after an install: pyvo's site-packages
         # has it, but this tree may run with PYTHONDONTWRITEBYTECODE, and compiling

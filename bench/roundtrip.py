@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import importlib.util
 import statistics
 import sys
 import tempfile
@@ -47,6 +46,7 @@ if __package__ in (None, ""):  # run as `python bench/roundtrip.py`: make `bench
 
 from bench._common import (
     OURS,
+    PYVO,
     BenchError,
     Goal,
     MetricResult,
@@ -55,14 +55,14 @@ from bench._common import (
     environ,
     format_result,
     interleave,
+    libraries,
     log,
     running_peer,
 )
 from bench._hubs import HUBS, RunningHub, available_hubs, running_hub
 
-__all__ = ["Settings", "main", "measure", "metric"]
+__all__ = ["Settings", "main", "measure"]
 
-PYVO = "pyvo.samp"
 REQUEST = "minisamp request()"
 FLOOR = "stdlib floor (3 calls)"
 PING = {"samp.mtype": "samp.app.ping", "samp.params": {}}
@@ -189,15 +189,6 @@ def floor_ms(url: str, settings: Settings, lost: _Lost, hub: str) -> float:
 # -- the metric ----------------------------------------------------------------------------
 
 
-def _libraries(notes: list[str]) -> list[str]:
-    libraries = [OURS]
-    if importlib.util.find_spec("pyvo") is None:
-        notes.append(f"{PYVO} skipped: pyvo is not installed (pip install pyvo)")
-    else:
-        libraries.append(PYVO)
-    return libraries
-
-
 def measure(settings: Settings, progress: Callable[[str], None] | None = log) -> MetricResult:
     """Every library's clients on every available hub, with the floor; goals checked."""
     method = (
@@ -210,7 +201,7 @@ def measure(settings: Settings, progress: Callable[[str], None] | None = log) ->
         "(server in its own process), the least three XML-RPC hops can cost"
     )
     result = MetricResult("roundtrip", "Round trip", method)
-    libraries = _libraries(result.notes)
+    impls = libraries(result.notes)
     hubs, skipped = available_hubs(settings.hubs)
     result.notes += skipped
     lost = _Lost()
@@ -226,7 +217,7 @@ def measure(settings: Settings, progress: Callable[[str], None] | None = log) ->
                 f"ping round trip, {hub_impl} hub", "ms", references={REQUEST, FLOOR}
             )
             try:
-                _measure_hub(hub_impl, work / hub_impl, libraries, floor_url, quantity,
+                _measure_hub(hub_impl, work / hub_impl, impls, floor_url, quantity,
                              settings, lost, result.notes, progress)  # fmt: skip
             except BenchError as exc:
                 result.notes.append(f"{hub_impl} hub skipped: {exc}")
@@ -317,11 +308,6 @@ def goals(end_to_end: Quantity, per_hub: Mapping[str, Quantity], hubs: list[str]
         )
     )
     return out
-
-
-def metric(quick: bool = False, repeat: int = 5) -> MetricResult:
-    """The suite's entry point: default settings, or :meth:`Settings.quick`."""
-    return measure(Settings.quick() if quick else Settings(repeat=repeat))
 
 
 def main(argv: list[str] | None = None) -> int:

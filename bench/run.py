@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from . import connect, hub_throughput, import_time, roundtrip, table_send
 from ._common import (
@@ -69,27 +70,25 @@ def _connect(options: Options) -> MetricResult:
     return connect.measure(repeat=options.repeat)
 
 
-def _throughput(options: Options) -> MetricResult:
-    if options.quick:
-        return hub_throughput.measure(hub_throughput.Settings.quick())
-    return hub_throughput.measure(hub_throughput.Settings(repeat=options.repeat))
+def _by_settings(module: Any) -> MetricFn:
+    """A metric module run with ``module.Settings.quick()``, or its defaults but ``repeat``."""
 
+    def run(options: Options) -> MetricResult:
+        settings_type = module.Settings
+        settings = settings_type.quick() if options.quick else settings_type(repeat=options.repeat)
+        result: MetricResult = module.measure(settings)
+        return result
 
-def _roundtrip(options: Options) -> MetricResult:
-    return roundtrip.metric(options.quick, options.repeat)
-
-
-def _tables(options: Options) -> MetricResult:
-    return table_send.metric(options.quick, options.repeat)
+    return run
 
 
 #: key → (title, function), in the order they run.
 METRICS: dict[str, tuple[str, MetricFn]] = {
     "import": ("Import", _import),
     "connect": ("Connect", _connect),
-    "roundtrip": ("Round trip", _roundtrip),
-    "throughput": ("Hub throughput", _throughput),
-    "tables": ("Tables", _tables),
+    "roundtrip": ("Round trip", _by_settings(roundtrip)),
+    "throughput": ("Hub throughput", _by_settings(hub_throughput)),
+    "tables": ("Tables", _by_settings(table_send)),
 }
 
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import importlib.util
 import json
 import resource
 import statistics
@@ -50,6 +49,7 @@ if __package__ in (None, ""):  # run as `python bench/table_send.py`: make `benc
 
 from bench._common import (
     OURS,
+    PYVO,
     REPO_ROOT,
     BenchError,
     Goal,
@@ -57,14 +57,14 @@ from bench._common import (
     Quantity,
     format_result,
     interleave,
+    libraries,
     log,
     running_peer,
 )
 from bench._peer import TABLE_RECEIVER
 
-__all__ = ["Settings", "main", "make_table", "measure", "metric"]
+__all__ = ["Settings", "main", "make_table", "measure"]
 
-PYVO = "pyvo.samp"
 #: Library name → the argument that picks it in the child.
 CHILD_ARG = {OURS: "minisamp", PYVO: "pyvo"}
 OPERATIONS = ("send_table_to", "accessible_table")
@@ -308,11 +308,7 @@ def measure(settings: Settings, progress: Callable[[str], None] | None = log) ->
         f"interleaved repetitions{big_note}"
     )
     result = MetricResult("tables", "Tables", method)
-    impls = [OURS]
-    if importlib.util.find_spec("pyvo") is None:
-        result.notes.append(f"{PYVO} skipped: pyvo is not installed (pip install pyvo)")
-    else:
-        impls.append(PYVO)
+    impls = libraries(result.notes)
     by_name = {
         _name(op, what, n): Quantity(_name(op, what, n), "s" if what == TIME else "MB")
         for op in OPERATIONS
@@ -352,11 +348,6 @@ def measure(settings: Settings, progress: Callable[[str], None] | None = log) ->
         )
     )
     return result
-
-
-def metric(quick: bool = False, repeat: int = 5) -> MetricResult:
-    """The suite's entry point: default settings, or :meth:`Settings.quick`."""
-    return measure(Settings.quick() if quick else Settings(repeat=repeat))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -63,6 +63,38 @@ def wait_for_hub(
     raise TimeoutError(f"no hub answered at {lockfile} within {timeout} s")
 
 
+def stop_process(
+    process: subprocess.Popen[str], sig: int = signal.SIGTERM, grace: float = 15.0
+) -> None:
+    """Send *sig* to *process* (if it still runs), SIGKILL it after *grace* s, reap it."""
+    if process.poll() is None:
+        process.send_signal(sig)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+
+
+def start_hub_process(
+    command: list[str], lockfile: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """Run the hub *command* (which writes *lockfile*) until it answers ping.
+
+    Its output is discarded; a hub that exits or never answers is SIGKILLed, then the
+    error raised.
+    """
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        wait_for_hub(lockfile, alive=lambda: process.poll() is None)
+    except BaseException:
+        stop_process(process, signal.SIGKILL)
+        raise
+    return process
+
+
 def start_pyvo_hub(lockfile: Path) -> RunningHub:
     """pyvo's SAMPHubServer in this process (SAMP_HUB must name the same lockfile)."""
     from pyvo.samp import SAMPHubServer
@@ -77,28 +109,15 @@ def start_jsamp_hub(lockfile: Path) -> RunningHub:
     if shutil.which("jsamp") is None:
         pytest.skip("JSAMP is not installed (apt-get install jsamp)")
     env = {**os.environ, "SAMP_HUB": f"std-lockurl:{lockfile.as_uri()}"}
-    process = subprocess.Popen(
-        ["jsamp", "hub", "-mode", "no-gui", "-profiles", "std"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    command = ["jsamp", "hub", "-mode", "no-gui", "-profiles", "std"]
+    process = start_hub_process(command, lockfile, env)
+    return RunningHub(
+        "jsamp",
+        lockfile,
+        lambda: stop_process(process),
+        lambda: stop_process(process, signal.SIGKILL),
+        handle=process,
     )
-
-    def stop(sig: int = signal.SIGTERM) -> None:
-        if process.poll() is None:
-            process.send_signal(sig)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-
-    try:
-        wait_for_hub(lockfile, alive=lambda: process.poll() is None)
-    except BaseException:
-        stop(signal.SIGKILL)
-        raise
-    return RunningHub("jsamp", lockfile, stop, lambda: stop(signal.SIGKILL), handle=process)
 
 
 def start_minisamp_hub(lockfile: Path) -> RunningHub:

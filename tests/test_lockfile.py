@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from httputil import serving
 
 from minisamp.errors import HubNotFoundError, SAMPHubError, SAMPProxyError, SAMPWarning
 from minisamp.lockfile import (
@@ -99,15 +100,8 @@ def web_server() -> Iterator[tuple[str, dict[str, bytes]]]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(
-        target=server.serve_forever, args=(0.05,), name="test-web", daemon=True
-    )
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", pages
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with serving(Handler, thread_name="test-web", poll=0.05) as base:
+        yield base, pages
 
 
 def write(path: Path, text: str, mode: int = 0o600) -> Path:

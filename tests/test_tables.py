@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import base64
-import functools
 import gzip
-import http.server
 import io
 import os
 import re
@@ -13,7 +11,6 @@ import shutil
 import stat
 import subprocess
 import sys
-import threading
 import urllib.request
 import warnings
 from collections.abc import Iterator
@@ -22,6 +19,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+from httputil import serving_directory
 
 pytest.importorskip("astropy")
 
@@ -507,22 +505,8 @@ def test_read_table_understands_every_file_url_form(tmp_path: Path, form: str) -
 @pytest.fixture
 def http_directory(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     """A directory served over HTTP on 127.0.0.1 by a thread, joined afterwards."""
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    handler = functools.partial(Quiet, directory=str(tmp_path))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, name="test-http", daemon=True)
-    thread.start()
-    try:
-        yield tmp_path, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-        assert not thread.is_alive()
+    with serving_directory(tmp_path) as base:
+        yield tmp_path, base
 
 
 def test_read_table_over_http(http_directory: tuple[Path, str]) -> None:

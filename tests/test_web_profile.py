@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from httputil import serving_directory
 from samp_raw import RawClient
 
 from minisamp.errors import SAMPHubError, SAMPProxyError
@@ -443,14 +444,20 @@ def test_restriction_refusal_names_the_mtype() -> None:
 # -- URL translator -------------------------------------------------------------------
 
 
+def offer_url(std: RawClient, page: Page, url: str) -> None:
+    """*std* notifies *page* of a table at *url*; once the page has it, its translator may
+    serve *url*."""
+    page.hub("declareSubscriptions", {"table.load.votable": {}})
+    std.hub("notify", page.id, {"samp.mtype": "table.load.votable", "samp.params": {"url": url}})
+    page.next_of("receiveNotification")
+
+
 def test_translator_serves_a_file_url_sent_to_the_page(
     hub: Hub, std: RawClient, tmp_path: Path
 ) -> None:
     url = votable_file(tmp_path).as_uri()
     page = Page(hub)
-    page.hub("declareSubscriptions", {"table.load.votable": {}})
-    std.hub("notify", page.id, {"samp.mtype": "table.load.votable", "samp.params": {"url": url}})
-    page.next_of("receiveNotification")
+    offer_url(std, page, url)
     reply = page.translate(url)
     assert reply.status == 200
     assert reply.body == votable_file(tmp_path).read_bytes()
@@ -468,10 +475,7 @@ def test_translator_refuses_urls_never_sent_to_that_page(
 ) -> None:
     url = votable_file(tmp_path).as_uri()
     receiver, other = Page(hub, "Receiver"), Page(hub, "Other")
-    receiver.hub("declareSubscriptions", {"table.load.votable": {}})
-    message = {"samp.mtype": "table.load.votable", "samp.params": {"url": url}}
-    std.hub("notify", receiver.id, message)
-    receiver.next_of("receiveNotification")
+    offer_url(std, receiver, url)
     assert other.translate(url).status == 403
     assert receiver.translate(Path("/etc/passwd").as_uri()).status == 403
     assert receiver.translate(url).status == 200
@@ -507,9 +511,7 @@ def test_translator_tracks_urls_in_call_and_wait_results(
 def test_translator_serves_only_file_and_http_urls(hub: Hub, std: RawClient) -> None:
     url = "ftp://ftp.example.org/t.vot"
     page = Page(hub)
-    page.hub("declareSubscriptions", {"table.load.votable": {}})
-    std.hub("notify", page.id, {"samp.mtype": "table.load.votable", "samp.params": {"url": url}})
-    page.next_of("receiveNotification")
+    offer_url(std, page, url)
     reply = page.translate(url)
     assert (reply.status, reply.body) == (403, b"the translator does not serve ftp: URLs")
 
@@ -517,29 +519,14 @@ def test_translator_serves_only_file_and_http_urls(hub: Hub, std: RawClient) -> 
 @pytest.fixture
 def web_server(tmp_path: Path) -> Iterator[str]:
     (tmp_path / "remote.txt").write_text("remote data")
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, directory=str(tmp_path), **kwargs)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, name="test-http", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with serving_directory(tmp_path) as base:
+        yield base + "/"
 
 
 def test_translator_fetches_http_urls(hub: Hub, std: RawClient, web_server: str) -> None:
     url = web_server + "remote.txt"
     page = Page(hub)
-    page.hub("declareSubscriptions", {"table.load.votable": {}})
-    std.hub("notify", page.id, {"samp.mtype": "table.load.votable", "samp.params": {"url": url}})
-    page.next_of("receiveNotification")
+    offer_url(std, page, url)
     reply = page.translate(url)
     assert (reply.status, reply.body) == (200, b"remote data")
 

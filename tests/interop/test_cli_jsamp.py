@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from conftest import stop_process
 
 from minisamp.hub import Hub
 
@@ -56,12 +57,7 @@ def background(*command: str) -> Iterator[Lines]:
     try:
         yield Lines(process)
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop_process(process, signal.SIGINT)
 
 
 def test_listen_hears_what_jsamp_messagesender_sends(samp_hub: Hub) -> None:

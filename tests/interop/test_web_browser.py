@@ -12,16 +12,14 @@ skipped with the reason otherwise.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import os
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from httputil import serving_directory
 from samp_raw import RawClient
 
 from minisamp.hub import Hub
@@ -58,19 +56,8 @@ VOTABLE = """<?xml version="1.0"?>
 @pytest.fixture
 def page_server() -> Iterator[str]:
     """The test page, served from another port than the hub's (another origin)."""
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    handler = functools.partial(Quiet, directory=str(PAGE_DIR))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, name="test-page-server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/samp_page.html"
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with serving_directory(PAGE_DIR, thread_name="test-page-server") as base:
+        yield base + "/samp_page.html"
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ Every child is stopped by its own PID when the ``with`` block ends.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import queue
 import signal
@@ -23,19 +24,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conftest import wait_for_hub
+from conftest import start_hub_process, stop_process
 
 from minisamp.lockfile import read_lockfile
 
-
-def _stop(process: subprocess.Popen[str], sig: int = signal.SIGTERM) -> None:
-    if process.poll() is None:
-        process.send_signal(sig)
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
+#: How these children are stopped: as conftest's hubs, with 10 s (not 15) before SIGKILL.
+_stop = functools.partial(stop_process, grace=10.0)
 
 
 @dataclass
@@ -59,14 +53,9 @@ class HubProcess:
 @contextlib.contextmanager
 def hub_process(lockfile: Path, *extra: str) -> Iterator[HubProcess]:
     """``python -m minisamp hub --lockfile <lockfile> <extra>`` for the block."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "minisamp", "hub", "--lockfile", str(lockfile), *extra],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    command = [sys.executable, "-m", "minisamp", "hub", "--lockfile", str(lockfile), *extra]
+    process = start_hub_process(command, lockfile)
     try:
-        wait_for_hub(lockfile, alive=lambda: process.poll() is None)
         yield HubProcess(lockfile, process)
     finally:
         _stop(process)

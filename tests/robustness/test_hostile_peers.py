@@ -12,11 +12,10 @@ good request.
 
 from __future__ import annotations
 
-import http.client
+import functools
 import queue
 import secrets
 import socket
-import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -25,7 +24,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_server_hostile_input import BILLION_LAUGHS, fault_of, quadratic_blowup
+import test_server_hostile_input as bare
+from test_server_hostile_input import (
+    BILLION_LAUGHS,
+    fault_of,
+    nested,
+    quadratic_blowup,
+    request_body,
+    slow_loris,
+)
 
 from minisamp import Client, ReceivedMessage
 from minisamp.client.callback import FAULT_BAD_KEY
@@ -62,15 +69,6 @@ class Target:
     observe: Callable[[], Any]
     still_serves: Callable[[], None]
     keyed_methods: dict[str, int]  # method → arity, each taking the private key first
-
-
-def request_body(method: str, *values: str) -> bytes:
-    """A methodCall of *method* whose params have the given ``<value>`` contents."""
-    params = "".join(f"<param><value>{value}</value></param>" for value in values)
-    return (
-        f"<?xml version='1.0'?><methodCall><methodName>{method}</methodName>"
-        f"<params>{params}</params></methodCall>"
-    ).encode()
 
 
 def string(text: str) -> str:
@@ -185,22 +183,9 @@ def target(
 # -- sending --------------------------------------------------------------------------------
 
 
-def post(target: Target, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection(*target.address, timeout=10)
-    try:
-        conn.request("POST", target.path, body, {"Content-Type": "text/xml", **(headers or {})})
-        reply = conn.getresponse()
-        return reply.status, reply.read()
-    finally:
-        conn.close()
-
-
-def raw(target: Target, data: bytes) -> tuple[int, bytes]:
-    with socket.create_connection(target.address, timeout=10) as sock:
-        sock.sendall(data)
-        reply = http.client.HTTPResponse(sock)
-        reply.begin()
-        return reply.status, reply.read()
+# As the bare server's tests send, with 10 s (not 5) for an answer.
+post = functools.partial(bare.post, timeout=10.0)
+raw = functools.partial(bare.raw, timeout=10.0)
 
 
 def assert_refused_without_effect(target: Target, body: bytes) -> SAMPProxyError:
@@ -226,14 +211,6 @@ def xxe(target: Target, tmp_path: Path) -> bytes:
 
 def with_doctype(doctype: str) -> Callable[[Target, Path], bytes]:
     return lambda t, _: t.call(string("x")).replace(b"?>", f"?>{doctype}".encode(), 1)
-
-
-def nested(kind: str, levels: int) -> str:
-    if kind == "array":
-        opening, closing = "<array><data><value>", "</value></data></array>"
-    else:
-        opening, closing = "<struct><member><name>k</name><value>", "</value></member></struct>"
-    return opening * levels + string("x") + closing * levels
 
 
 HOSTILE_BODIES: dict[str, Callable[[Target, Path], bytes]] = {
@@ -370,36 +347,12 @@ def test_content_length_longer_than_the_body_holds_only_its_own_connection(
 
 
 def test_slow_loris_connections_do_not_delay_a_good_request(target: Target) -> None:
-    stop = threading.Event()
-    started = [threading.Event() for _ in range(8)]
-
-    def dribble(i: int) -> None:
-        request = f"POST {target.path} HTTP/1.1\r\nHost: x\r\n".encode() + b"X-Pad: a\r\n" * 100
-        with socket.create_connection(target.address, timeout=5) as sock:
-            for k, byte in enumerate(request):
-                try:
-                    sock.sendall(bytes([byte]))
-                except OSError:
-                    return
-                if k == 0:
-                    started[i].set()
-                if stop.wait(0.02):
-                    return
-
-    attackers = [threading.Thread(target=dribble, args=(i,), name=f"loris-{i}") for i in range(8)]
-    try:
-        for thread in attackers:
-            thread.start()
-        for event in started:
-            assert event.wait(5)
+    request = f"POST {target.path} HTTP/1.1\r\nHost: x\r\n".encode() + b"X-Pad: a\r\n" * 100
+    with slow_loris(target.address, request):
         for _ in range(3):
             begun = time.monotonic()
             target.still_serves()
             assert time.monotonic() - begun < 1.0
-    finally:
-        stop.set()
-        for thread in attackers:
-            thread.join(5)
     target.still_serves()
 
 

@@ -4,17 +4,21 @@ Each test sends something malformed or malicious over a real loopback socket (ra
 or through http.client) to a server with an echo dispatcher, checks the answer
 (a fault, or an HTTP error status, or a closed connection), then checks that the
 server still answers a well-formed call.
+
+Its helpers (bodies, sending, the slow-loris attack) also serve
+``test_hostile_peers.py``, which aims the same input at a hub and a client.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -41,29 +45,59 @@ def server() -> Iterator[XmlRpcServer]:
 # -- helpers --------------------------------------------------------------------------------
 
 
-def call_body(value_xml: str, method: str = "echo") -> bytes:
-    """A methodCall with one parameter whose <value> content is *value_xml*."""
+class Endpoint(Protocol):
+    """Where hostile input goes: an ``XmlRpcServer``, or a hub's or client's (``Target``)."""
+
+    @property
+    def address(self) -> tuple[str, int]: ...
+
+    @property
+    def path(self) -> str: ...
+
+
+def request_body(method: str, *values: str) -> bytes:
+    """A methodCall of *method* whose params have the given ``<value>`` contents."""
+    params = "".join(f"<param><value>{value}</value></param>" for value in values)
     return (
         f"<?xml version='1.0'?><methodCall><methodName>{method}</methodName>"
-        f"<params><param><value>{value_xml}</value></param></params></methodCall>"
+        f"<params>{params}</params></methodCall>"
     ).encode()
 
 
-def post(server: XmlRpcServer, body: bytes, headers: dict[str, str] | None = None) -> Any:
+def call_body(value_xml: str, method: str = "echo") -> bytes:
+    """A methodCall with one parameter whose <value> content is *value_xml*."""
+    return request_body(method, value_xml)
+
+
+def nested(kind: str, levels: int) -> str:
+    """A string *levels* deep inside arrays (*kind* "array") or structs."""
+    if kind == "array":
+        opening, closing = "<array><data><value>", "</value></data></array>"
+    else:
+        opening, closing = "<struct><member><name>k</name><value>", "</value></member></struct>"
+    return opening * levels + "<string>x</string>" + closing * levels
+
+
+def post(
+    endpoint: Endpoint,
+    body: bytes,
+    headers: dict[str, str] | None = None,
+    *,
+    timeout: float = 5.0,
+) -> tuple[int, bytes]:
     """POST *body* with http.client; return the response (status, body read)."""
-    host, port = server.address
-    conn = http.client.HTTPConnection(host, port, timeout=5)
+    conn = http.client.HTTPConnection(*endpoint.address, timeout=timeout)
     try:
-        conn.request("POST", server.path, body, {"Content-Type": "text/xml", **(headers or {})})
+        conn.request("POST", endpoint.path, body, {"Content-Type": "text/xml", **(headers or {})})
         reply = conn.getresponse()
         return reply.status, reply.read()
     finally:
         conn.close()
 
 
-def raw(server: XmlRpcServer, data: bytes) -> tuple[int, bytes]:
+def raw(endpoint: Endpoint, data: bytes, *, timeout: float = 5.0) -> tuple[int, bytes]:
     """Send *data* as-is on a fresh connection; return the HTTP status and body."""
-    with socket.create_connection(server.address, timeout=5) as sock:
+    with socket.create_connection(endpoint.address, timeout=timeout) as sock:
         sock.sendall(data)
         reply = http.client.HTTPResponse(sock)
         reply.begin()
@@ -76,6 +110,42 @@ def fault_of(status: int, body: bytes) -> SAMPProxyError:
     with pytest.raises(SAMPProxyError) as info:
         codec.parse_response(body)
     return info.value
+
+
+@contextlib.contextmanager
+def slow_loris(address: tuple[str, int], request: bytes, connections: int = 8) -> Iterator[None]:
+    """For the block: *connections* connections each dribbling *request*, a byte per 20 ms.
+
+    All have sent their first byte when the block starts; they stop when it ends.
+    """
+    stop = threading.Event()
+    started = [threading.Event() for _ in range(connections)]
+
+    def dribble(i: int) -> None:
+        with socket.create_connection(address, timeout=5) as sock:
+            for k, byte in enumerate(request):
+                try:
+                    sock.sendall(bytes([byte]))
+                except OSError:
+                    return
+                if k == 0:
+                    started[i].set()
+                if stop.wait(0.02):
+                    return
+
+    attackers = [
+        threading.Thread(target=dribble, args=(i,), name=f"loris-{i}") for i in range(connections)
+    ]
+    try:
+        for thread in attackers:
+            thread.start()
+        for event in started:
+            assert event.wait(5)
+        yield
+    finally:
+        stop.set()
+        for thread in attackers:
+            thread.join(5)
 
 
 def assert_still_serves(server: XmlRpcServer) -> None:
@@ -312,14 +382,7 @@ def test_non_utf8_bytes_get_a_fault(server: XmlRpcServer) -> None:
 def test_ten_thousand_nested_levels_get_a_fault_without_crashing(
     server: XmlRpcServer, kind: str
 ) -> None:
-    levels = 10_000
-    if kind == "array":
-        opening, closing = "<array><data><value>", "</value></data></array>"
-    else:
-        opening = "<struct><member><name>k</name><value>"
-        closing = "</value></member></struct>"
-    value_xml = opening * levels + "<string>x</string>" + closing * levels
-    fault = fault_of(*post(server, call_body(value_xml)))
+    fault = fault_of(*post(server, call_body(nested(kind, 10_000))))
     assert "deeper" in fault.faultString
     assert_still_serves(server)
 
@@ -370,34 +433,12 @@ def test_sloppy_scalar_types_are_coerced_to_strings(
 def test_slow_loris_connections_do_not_delay_a_normal_client() -> None:
     srv = XmlRpcServer(echo, name="loris", idle_timeout=5.0)
     srv.start()
-    stop = threading.Event()
-    started = [threading.Event() for _ in range(8)]
-
-    def dribble(i: int) -> None:
-        request = b"POST /xmlrpc HTTP/1.1\r\nHost: x\r\n" + b"X-Pad: aaaa\r\n" * 50
-        with socket.create_connection(srv.address, timeout=5) as sock:
-            for k, byte in enumerate(request):
-                try:
-                    sock.sendall(bytes([byte]))
-                except OSError:
-                    return
-                if k == 0:
-                    started[i].set()
-                if stop.wait(0.02):
-                    return
-
-    attackers = [threading.Thread(target=dribble, args=(i,), name=f"loris-{i}") for i in range(8)]
+    request = b"POST /xmlrpc HTTP/1.1\r\nHost: x\r\n" + b"X-Pad: aaaa\r\n" * 50
     try:
-        for thread in attackers:
-            thread.start()
-        for event in started:
-            assert event.wait(5)
-        for _ in range(3):
-            begun = time.monotonic()
-            assert_still_serves(srv)
-            assert time.monotonic() - begun < 1.0
+        with slow_loris(srv.address, request):
+            for _ in range(3):
+                begun = time.monotonic()
+                assert_still_serves(srv)
+                assert time.monotonic() - begun < 1.0
     finally:
-        stop.set()
-        for thread in attackers:
-            thread.join(5)
         srv.close()
