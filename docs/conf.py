@@ -53,6 +53,7 @@ OWN_PAGES = [
     "cli",
     "testing",
     "security",
+    "architecture",
     "api",
 ]
 # Pages other people write; listed in index.md only if they exist.

@@ -294,7 +294,7 @@ class Inbound:
     """Where a callable client's callbacks go.
 
     Messages go to the most specific handler in *registry*, run on a
-    :class:`~minisamp.handlers.WorkerPool`; a call handler's outcome is sent with
+    :class:`~minisamp.client.handlers.WorkerPool`; a call handler's outcome is sent with
     *reply*.  Responses settle a :class:`PendingCalls` future, or go to a pyvo-style
     handler in *response_handlers* (by msg-tag).  Hub messages (``HUB_MTYPES``) are
     accepted from *hub_id* only, given to *on_hub_message* on the server's thread (so

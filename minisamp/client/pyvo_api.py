@@ -5,7 +5,7 @@
 ``bind_receive_*`` / ``unbind_receive_*`` registering handlers with pyvo's calling
 conventions.  They live here, on :class:`PyvoMethods`, so that the client's other parts
 hold its own logic; each is a line or two over a ``Client`` method and behaves exactly
-as pyvo's (see :mod:`minisamp.handlers` for the handler signatures).
+as pyvo's (see :mod:`minisamp.client.handlers` for the handler signatures).
 """
 
 from __future__ import annotations

@@ -62,8 +62,8 @@ class Receiving(Lifecycle):
     ) -> Any:
         """Handle messages whose MType matches *pattern*; usable as a decorator.
 
-        The handler gets a :class:`~minisamp.handlers.ReceivedMessage`; for a call its
-        return value is the reply (see :mod:`minisamp.handlers`)."""
+        The handler gets a :class:`~minisamp.client.handlers.ReceivedMessage`; for a call its
+        return value is the reply (see :mod:`minisamp.client.handlers`)."""
 
         def register(function: F) -> F:
             binding = Binding(pattern, function, dict(annotation or {}))

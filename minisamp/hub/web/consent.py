@@ -4,7 +4,7 @@ One job: the :class:`WebRegistrationRequest` a consent hook is shown, running a 
 safely (:func:`ask_consent`: no hook, a refusal or an exception all refuse), and the
 stock hooks behind ``minisamp hub --web --web-auth prompt|allow|deny``
 (:func:`consent_policy`), the y/N terminal prompt among them (:func:`prompt_consent`).
-What the page may do once registered is :mod:`minisamp.web_profile`'s business.
+What the page may do once registered is :mod:`minisamp.hub.web.profile`'s business.
 """
 
 from __future__ import annotations
