@@ -83,7 +83,7 @@ def cmd_hub(args: argparse.Namespace) -> int:
 
     options: dict[str, Any] = {"host": args.host, "port": args.port}
     if args.web:
-        from ..hub.web.profile import consent_policy
+        from ..hub.web import consent_policy
 
         options.update(
             web_profile=True, web_port=args.web_port, web_consent=consent_policy(args.web_auth)

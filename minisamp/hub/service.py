@@ -48,12 +48,6 @@ logger = logging.getLogger(__name__)
 
 #: Longest a callAndWait may wait, whatever it asks (as JSAMP: 12 hours).
 MAX_SYNC_TIMEOUT = 12 * 3600.0
-_EVENT_MTYPES = (
-    "samp.hub.event.register",
-    "samp.hub.event.unregister",
-    "samp.hub.event.metadata",
-    "samp.hub.event.subscriptions",
-)
 
 #: The hub API both profiles share (SAMP 1.3 §3.11), private key first: SAMP method
 #: name → (HubService method, accepted argument counts).  Each profile adds its own
