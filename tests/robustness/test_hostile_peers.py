@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import hostile
 import pytest
-import test_server_hostile_input as bare
-from test_server_hostile_input import (
+from hostile import (
     BILLION_LAUGHS,
     fault_of,
     nested,
@@ -184,8 +184,8 @@ def target(
 
 
 # As the bare server's tests send, with 10 s (not 5) for an answer.
-post = functools.partial(bare.post, timeout=10.0)
-raw = functools.partial(bare.raw, timeout=10.0)
+post = functools.partial(hostile.post, timeout=10.0)
+raw = functools.partial(hostile.raw, timeout=10.0)
 
 
 def assert_refused_without_effect(target: Target, body: bytes) -> SAMPProxyError:
