@@ -576,6 +576,18 @@ def test_clientaccesspolicy_is_served_as_pyvos_hub_does(hub: Hub) -> None:
     assert policy.find(".//allow-from/domain").get("uri") == "*"
 
 
+@pytest.mark.parametrize(("origin", "echoed"), [(ORIGIN, True), ("not an origin", False)])
+def test_get_answers_cors_as_jsamp_not_as_pyvo(hub: Hub, origin: str, echoed: bool) -> None:
+    """Only a well-formed Origin is echoed, and credentials are never granted (pyvo's hub
+    echoes anything and adds Allow-Credentials and Allow-Headers: see docs/migrating.md)."""
+    assert hub.web_url is not None
+    reply = http_request(hub.web_url + "crossdomain.xml", headers={"Origin": origin})
+    assert reply.status == 200
+    assert reply.headers.get("Access-Control-Allow-Origin") == (origin if echoed else None)
+    assert reply.headers.get("Access-Control-Allow-Credentials") is None
+    assert reply.headers.get("Access-Control-Allow-Headers") is None
+
+
 @pytest.mark.parametrize(
     ("address", "local"),
     [
