@@ -171,6 +171,53 @@ def test_a_pyvo_web_profile_dialog_decides(tmp_path: Path, allow: bool) -> None:
     assert client[0] == "127.0.0.1"
 
 
+class QueueDialog:
+    """The bare protocol pyvo's docstring describes: no base class, just the two queues."""
+
+    def __init__(self) -> None:
+        self.requests: list[Any] = []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._serve, name="queue-dialog", daemon=True)
+
+    def _serve(self) -> None:
+        while not self.done.is_set():
+            with contextlib.suppress(Exception):  # queue.Empty until a page asks
+                self.requests.append(self.queue_request.get(timeout=0.05))  # type: ignore[attr-defined]
+                self.queue_result.put(True)  # type: ignore[attr-defined]
+
+
+def test_a_duck_typed_dialog_and_a_plain_callable_are_accepted(tmp_path: Path) -> None:
+    dialog = QueueDialog()
+    hub = minisamp.SAMPHubServer(
+        lockfile=str(tmp_path / "lock"), web_profile=True, web_profile_dialog=dialog, web_port=0
+    )
+    hub.start()
+    dialog.thread.start()
+    try:
+        assert web_register(hub, "Queued page")["samp.self-id"]
+    finally:
+        dialog.done.set()
+        dialog.thread.join(10)
+        hub.stop()
+    [(details, client, origin)] = dialog.requests
+    assert details["samp.name"] == "Queued page" and client[0] == "127.0.0.1"
+    assert origin == "http://apps.example.org"
+
+    asked: list[str] = []
+    hub = minisamp.SAMPHubServer(
+        lockfile=str(tmp_path / "lock2"),
+        web_profile=True,
+        web_profile_dialog=lambda request: asked.append(request.name) or True,
+        web_port=0,
+    )
+    hub.start()
+    try:
+        assert web_register(hub, "Called page")["samp.self-id"]
+    finally:
+        hub.stop()
+    assert asked == ["Called page"]
+
+
 def test_a_dialog_without_web_profile_warns_once(tmp_path: Path) -> None:
     from minisamp.compat import hub_server
 

@@ -34,7 +34,7 @@ _warned: set[str] = set()
 def _warn_once(key: str, text: str) -> None:
     if key not in _warned:
         _warned.add(key)
-        warnings.warn(text, SAMPWarning, stacklevel=4)
+        warnings.warn(text, SAMPWarning, stacklevel=3)  # the caller of __init__
 
 
 class WebProfileDialog:
@@ -68,7 +68,13 @@ class WebProfileDialog:
 
 
 def _is_pyvo_dialog(dialog: Any) -> bool:
-    return isinstance(dialog, WebProfileDialog) or hasattr(dialog, "show_dialog")
+    """pyvo's protocol (the hub sets two queues on it), rather than our plain callable."""
+    return (
+        isinstance(dialog, WebProfileDialog)
+        or hasattr(dialog, "show_dialog")
+        or hasattr(dialog, "handle_queue")
+        or not callable(dialog)
+    )
 
 
 def dialog_consent(dialog: Any, timeout: float = DIALOG_TIMEOUT) -> ConsentHook:
@@ -156,13 +162,8 @@ class SAMPHubServer:
         if web_profile and web_profile_dialog is not None:
             if _is_pyvo_dialog(web_profile_dialog):
                 self._consent = dialog_consent(web_profile_dialog)
-            elif callable(web_profile_dialog):
-                self._consent = web_profile_dialog
             else:
-                raise TypeError(
-                    "web_profile_dialog must be a WebProfileDialog or a callable taking "
-                    f"a WebRegistrationRequest, not {type(web_profile_dialog).__name__}"
-                )
+                self._consent = web_profile_dialog
         self._hub: Hub | None = None
         self._stopped = threading.Event()
         self._life = threading.Lock()
