@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-import uuid
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -148,6 +147,8 @@ class SAMPHubServer:
                 "minisamp's SAMPHubServer runs no Web Profile unless web_profile=True "
                 "(pyvo's default is True): web_profile_dialog is unused",
             )
+        import uuid  # here: it loads platform, which `import minisamp` need not
+
         self._id = str(uuid.uuid4())
         self._secret = secret
         self._addr = addr or "127.0.0.1"
