@@ -3,6 +3,7 @@ typed-value helpers, on our hub."""
 
 from __future__ import annotations
 
+import socket
 import xmlrpc.client
 from collections.abc import Iterator
 from pathlib import Path
@@ -143,6 +144,16 @@ def test_safe_xmlrpc_loads_reads_xmlrpc_and_refuses_entities() -> None:
 def test_xxe_server_proxy_talks_to_a_hub(hub: Hub) -> None:
     with minisamp.SAMPXXEServerProxy(hub.url) as server:
         assert server.samp.hub.ping() == ""
+
+
+def test_xxe_server_proxy_gives_up_on_a_silent_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    from minisamp.compat import utils
+
+    monkeypatch.setattr(utils, "SERVER_PROXY_TIMEOUT", 0.5)
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/"
+        with minisamp.SAMPXXEServerProxy(url) as server, pytest.raises(TimeoutError):
+            server.samp.hub.ping()
 
 
 @pytest.mark.parametrize(

@@ -142,14 +142,24 @@ def safe_xmlrpc_loads(
     return unmarshaller.close(), unmarshaller.getmethodname()
 
 
+#: Seconds a ``SAMPXXEServerProxy`` call may take (pyvo's has no limit).
+SERVER_PROXY_TIMEOUT = 30.0
+
+
 class _DefusedTransport(xmlrpc.client.Transport):
+    def make_connection(self, host: Any) -> Any:
+        connection = super().make_connection(host)
+        connection.timeout = SERVER_PROXY_TIMEOUT  # read when it connects
+        return connection
+
     def getparser(self) -> tuple[Any, xmlrpc.client.Unmarshaller]:
         unmarshaller = xmlrpc.client.Unmarshaller(self._use_datetime, self._use_builtin_types)
         return _defused_parser(unmarshaller), unmarshaller
 
 
 class SAMPXXEServerProxy(xmlrpc.client.ServerProxy):
-    """``xmlrpc.client.ServerProxy`` whose responses are parsed by defusedxml (http only)."""
+    """``xmlrpc.client.ServerProxy`` whose responses are parsed by defusedxml (http only),
+    each call within :data:`SERVER_PROXY_TIMEOUT` seconds."""
 
     def __init__(self, uri: str, *args: Any, **kwargs: Any) -> None:
         if "transport" not in kwargs:
