@@ -18,6 +18,7 @@ import ipaddress
 import logging
 import re
 import urllib.parse
+from pathlib import Path
 from typing import Any
 
 from ...xmlrpc.server import XmlRpcServer
@@ -64,6 +65,13 @@ class WebHttpServer(XmlRpcServer):
             return True
         logger.warning("refused a Web Profile request from %s", client_address[0])
         return False
+
+    def url_allowed(self, client: WebClient, url: str) -> bool:
+        """Whether *client* may have *url* translated (the profile knows)."""
+        raise NotImplementedError
+
+    #: Files the translator never serves (the hub's lockfile), set by the profile.
+    protected_files: tuple[Path, ...] = ()
 
     def redact(self, line: str) -> str:
         """Hide the translator paths in the access log: each holds a private key."""
@@ -113,8 +121,8 @@ class WebHttpServer(XmlRpcServer):
             handler.send_error_text(403, "unknown or expired Web Profile private key")
             return
         target = urllib.parse.unquote(quoted)
-        if not client.urls.may_translate(target):
+        if not self.url_allowed(client, target):
             logger.warning("translator: %s asked for a URL it was never sent", client.public_id)
-            handler.send_error_text(403, "this URL has not been sent to you in SAMP messages")
+            handler.send_error_text(403, "no non-web SAMP client has sent you this URL")
             return
-        serve_url(handler, target, self.extra_headers(handler))
+        serve_url(handler, target, self.extra_headers(handler), self.protected_files)
