@@ -8,10 +8,15 @@ The rules (SAMP 1.3 §4.3, and JSAMP's ``LockInfo``):
 * Each line is ``name=value`` (split on the *first* ``=``), a ``#`` comment, or empty;
   lines end with CR, LF or CRLF.  ``samp.secret`` and ``samp.hub.xmlrpc.url`` are
   required; ``samp.profile.version`` is never grounds for refusal.
-* "Is the hub alive" means ``samp.hub.ping()`` answers.
-* A hub creates its lockfile with ``O_EXCL`` and mode 0600, refuses to start while a
-  live hub owns it, overwrites a dead hub's with a warning, and on stop deletes it
-  only if it still carries its own secret.
+* "Is the hub alive" means ``samp.hub.ping()`` answers; "is it dead" means more: its
+  port refuses connections (:func:`hub_may_be_alive`).  A hub that does not answer
+  while its port accepts (busy, flooded, stopped in a debugger) is never taken for
+  dead, neither by a client nor by a starting hub.
+* A hub creates its lockfile with ``O_EXCL`` and mode 0600 (the temp file of a
+  replacement too, under a fresh random name), refuses to start while a hub that may
+  be alive owns it, overwrites a dead hub's with a warning, warns when the lockfile
+  there belongs to another user, and on stop deletes it only if it still carries its
+  own secret.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ __all__ = [
     "file_url_to_path",
     "find_lockfile",
     "hub_lockfile_path",
+    "hub_may_be_alive",
     "is_hub_alive",
     "parse_lockfile",
     "read_lockfile",
@@ -206,19 +212,69 @@ def _read_path(path: Path, *, warn: bool = True) -> LockInfo:
 
 def is_hub_alive(xmlrpc_url: str, *, timeout: float = 2.0) -> bool:
     """True if ``samp.hub.ping()`` at *xmlrpc_url* answers within *timeout* seconds."""
+    return _ping(xmlrpc_url, timeout) == "ok"
+
+
+def _ping(xmlrpc_url: str, timeout: float) -> str:
+    """``"ok"``, ``"silent"`` (no answer: timed out, or the connection closed) or ``"wrong"``
+    (refused, or an answer that is not a hub's)."""
     from .xmlrpc.transport import XmlRpcProxy  # the wire layer; imported only when pinging
 
     proxy = XmlRpcProxy(xmlrpc_url, timeout=timeout)
     try:
         proxy.call("samp.hub.ping")
-    except TransportError:
-        return False
+    except TransportError as exc:
+        return "silent" if is_no_answer(exc) else "wrong"
     except Exception:  # a fault or garbage: something answers, but not a working hub
         logger.debug("hub at %s answered ping badly", xmlrpc_url, exc_info=True)
-        return False
+        return "wrong"
     finally:
         proxy.close()
-    return True
+    return "ok"
+
+
+def is_no_answer(error: TransportError) -> bool:
+    """True if *error* means the peer said nothing (timeout, closed connection), not that
+    nobody listens (refused) or that it answered something else (an HTTP error)."""
+    cause = error.__cause__
+    return isinstance(cause, OSError) and not isinstance(cause, ConnectionRefusedError)
+
+
+def port_accepts(xmlrpc_url: str, *, timeout: float = 2.0) -> bool:
+    """True unless the host and port of *xmlrpc_url* refuse a TCP connection.
+
+    A connection that times out counts as accepted: on loopback that means a full
+    accept queue, a process alive but busy.
+    """
+    import socket
+
+    parts = urllib.parse.urlsplit(xmlrpc_url)
+    try:
+        port = parts.port or 80
+        host = parts.hostname or "127.0.0.1"
+    except ValueError:
+        return False
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except TimeoutError:
+        return True
+    except OSError:
+        return False
+
+
+def hub_may_be_alive(xmlrpc_url: str, *, timeout: float = 2.0) -> bool:
+    """True if the hub at *xmlrpc_url* answers a ping, or says nothing but its port accepts.
+
+    Only a hub for which this is False may be called dead (and its lockfile replaced).
+    """
+    state = _ping(xmlrpc_url, timeout)
+    if state == "ok":
+        return True
+    if state == "silent" and port_accepts(xmlrpc_url, timeout=timeout):
+        logger.warning("the hub at %s does not answer, but its port accepts: busy", xmlrpc_url)
+        return True
+    return False
 
 
 def _write_new(path: Path, text: str) -> None:
@@ -279,9 +335,10 @@ def claim_lockfile(path: Path, info: LockInfo, *, ping_timeout: float = 2.0) -> 
             # A lockfile naming our own URL is a dead hub's: we hold its port now (and
             # pinging ourselves, not yet serving, would only wait out the timeout).
             mine = other.xmlrpc_url == info.xmlrpc_url
-            if not mine and is_hub_alive(other.xmlrpc_url, timeout=ping_timeout):
+            if not mine and hub_may_be_alive(other.xmlrpc_url, timeout=ping_timeout):
                 raise SAMPHubError(
-                    f"a SAMP hub is already running at {other.xmlrpc_url} (lockfile {path}): "
+                    f"a SAMP hub is already running at {other.xmlrpc_url} (lockfile {path}; "
+                    "it may be busy, but its port accepts connections): "
                     "use it, stop it first, or give this hub another lockfile"
                 )
         if attempt == 0:
