@@ -21,6 +21,7 @@ The rules (SAMP 1.3 §4.3, and JSAMP's ``LockInfo``):
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import http.client
 import logging
@@ -58,6 +59,7 @@ LOCKFILE_NAME = ".samp"
 _STD_PREFIX = "std-lockurl:"
 _ASSIGNMENT = re.compile(r"([a-zA-Z0-9\-_.]+)=(.*)\Z")
 _MAX_LOCKFILE_BYTES = 64 * 1024
+_TEMP_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -191,7 +193,8 @@ def _read_path(path: Path, *, warn: bool = True) -> LockInfo:
     # O_NONBLOCK: opening a named pipe for reading would wait for a writer, for ever.
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     with open(fd, "rb") as handle:
-        mode = os.fstat(fd).st_mode
+        status = os.fstat(fd)
+        mode = status.st_mode
         if stat.S_ISDIR(mode):
             raise IsADirectoryError(path)
         if not stat.S_ISREG(mode):
@@ -200,6 +203,8 @@ def _read_path(path: Path, *, warn: bool = True) -> LockInfo:
                 "SAMP hub"
             )
         data = handle.read(_MAX_LOCKFILE_BYTES)
+    if warn:
+        _warn_if_foreign(path, status.st_uid)
     if warn and sys.platform != "win32" and mode & (stat.S_IRGRP | stat.S_IROTH):
         warnings.warn(
             f"the SAMP lockfile {path} is readable by other users, who can then use your hub: "
@@ -278,19 +283,52 @@ def hub_may_be_alive(xmlrpc_url: str, *, timeout: float = 2.0) -> bool:
 
 
 def _write_new(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # O_EXCL never follows a symlink planted at *path*; O_NOFOLLOW says so twice.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags, 0o600)
     with os.fdopen(fd, "w", encoding="ascii", newline="\n") as handle:
         handle.write(text)
 
 
 def _replace(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        _write_new(tmp, text)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    """Write *text* to a new private temp file beside *path*, then rename it over *path*.
+
+    The temp name is random (and created with ``O_EXCL``), so nobody can plant a file or
+    a symlink there in advance; a name taken anyway is skipped for another.
+    """
+    import secrets
+
+    for _ in range(_TEMP_ATTEMPTS):
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(8)}.tmp")
+        try:
+            _write_new(tmp, text)
+        except FileExistsError:
+            logger.warning("lockfile temp name %s is taken (planted?): trying another", tmp)
+            continue
+        try:
+            os.replace(tmp, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        return
+    raise SAMPHubError(
+        f"cannot write the lockfile {path}: {_TEMP_ATTEMPTS} fresh temp names beside it were "
+        f"all taken; someone may be interfering with {path.parent}: check it, or use a private "
+        "directory (SAMP_HUB=std-lockurl:file:///private/dir/lock)"
+    )
+
+
+def _warn_if_foreign(path: Path, uid: int) -> None:
+    """Warn if the lockfile at *path* (owned by *uid*) is not ours."""
+    getuid = getattr(os, "getuid", None)
+    if getuid is None or uid == getuid():
+        return
+    warnings.warn(
+        f"the SAMP lockfile {path} belongs to another user (uid {uid}): the hub it names is "
+        "theirs, and whatever you send it goes to them; delete the file if that is wrong",
+        SAMPWarning,
+        stacklevel=4,
+    )
 
 
 def _check_directory(directory: Path) -> None:
@@ -338,12 +376,14 @@ def claim_lockfile(path: Path, info: LockInfo, *, ping_timeout: float = 2.0) -> 
             if not mine and hub_may_be_alive(other.xmlrpc_url, timeout=ping_timeout):
                 raise SAMPHubError(
                     f"a SAMP hub is already running at {other.xmlrpc_url} (lockfile {path}; "
-                    "it may be busy, but its port accepts connections): "
+                    "it answers, or at least its port accepts connections): "
                     "use it, stop it first, or give this hub another lockfile"
                 )
         if attempt == 0:
             time.sleep(0.5)  # as JSAMP: a hub may be half-way through starting
     logger.warning("overwriting lockfile %s of an apparently dead hub", path)
+    with contextlib.suppress(OSError):
+        _warn_if_foreign(path, os.lstat(path).st_uid)
     _replace(path, text)
 
 
