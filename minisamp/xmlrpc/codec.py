@@ -232,7 +232,7 @@ _END: dict[str, Callable[[_Reader], None]] = {
 _KNOWN = frozenset(_END) | {"methodCall", "methodResponse", "param", "data", "member"}
 
 
-def _check_attributes(body: bytes) -> None:
+def _check_attributes(body: bytes | bytearray) -> None:
     """Refuse a body with over :data:`MAX_ATTRIBUTES` attributes before expat reads it:
     expat would build every attribute of a start tag before we see the tag."""
     if body.count(b"=") <= MAX_ATTRIBUTES + 2:  # fast path: the XML declaration has two
@@ -244,7 +244,7 @@ def _check_attributes(body: bytes) -> None:
             raise PeerProtocolError(f"XML-RPC body with more than {MAX_ATTRIBUTES} attributes")
 
 
-def _read(body: bytes, what: str) -> _Reader:
+def _read(body: bytes | bytearray, what: str) -> _Reader:
     _check_attributes(body)
     reader = _Reader()
     try:
@@ -259,7 +259,7 @@ def _read(body: bytes, what: str) -> _Reader:
     return reader
 
 
-def parse_request(body: bytes) -> tuple[str, tuple[SampValue, ...]]:
+def parse_request(body: bytes | bytearray) -> tuple[str, tuple[SampValue, ...]]:
     """``(method name, params)`` from a methodCall body; :class:`PeerProtocolError` if bad."""
     reader = _read(body, "request")
     if reader.kind == "fault":

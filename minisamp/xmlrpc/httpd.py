@@ -39,7 +39,7 @@ from http import HTTPStatus
 from typing import Any, Protocol
 
 from .headers import HeaderError, Headers, LineTooLong, read_headers, read_line
-from .limits import BodyBudget, Connections, refuse_busy
+from .limits import LARGE_BODY, BodyBudget, Connections, read_large_body, refuse_busy
 
 __all__ = ["HTTPServer", "Owner", "RequestHandler"]
 
@@ -55,7 +55,7 @@ class Owner(Protocol):
 
     def admit(self, client_address: tuple[str, int]) -> bool: ...
 
-    def parse(self, body: bytes) -> Any: ...
+    def parse(self, body: bytes | bytearray) -> Any: ...
 
     def answer(self, request: Any, client: tuple[str, int]) -> bytes: ...
 
@@ -261,14 +261,17 @@ class RequestHandler:
             return None
         return size
 
-    def _read_body(self, size: int) -> bytes | None:
-        headers = self.headers
-        if headers.get("Expect", "").lower() == "100-continue" and self.request_version != (
-            "HTTP/1.0"
-        ):
+    def _read_body(self, size: int) -> bytes | bytearray | None:
+        expect = self.headers.get("Expect", "").lower()
+        if expect == "100-continue" and self.request_version != "HTTP/1.0":
             self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        body: bytes = self.rfile.read(size)
-        if len(body) < size:
+        body: bytes | bytearray | None
+        if size >= LARGE_BODY:  # within one deadline: it holds a share of the body budget
+            timeout = self.server.owner.idle_timeout
+            body = read_large_body(self.rfile, self.connection, size, timeout)
+        else:
+            body = self.rfile.read(size)
+        if body is None or len(body) < size:
             self.close_connection = True  # the peer lied about the length, or went away
             return None
         return body

@@ -5,7 +5,9 @@ whether a large body may be read and parsed now (their total is capped, so that 
 at once cannot exhaust memory), :class:`Connections` which open connection to drop
 when a new one arrives at the cap (the one idle the longest, so that idle connections
 never starve new ones), and :func:`refuse_busy` how to turn one away when every
-connection is answering a request.
+connection is answering a request.  :func:`read_large_body` reads a large body within
+one overall deadline, so that a peer dribbling it cannot hold its share of the budget
+for longer.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import contextlib
 import socket
 import threading
 import time
+from typing import Any
 
-__all__ = ["LARGE_BODY", "BodyBudget", "Connections", "refuse_busy"]
+__all__ = ["LARGE_BODY", "BodyBudget", "Connections", "read_large_body", "refuse_busy"]
 
 #: Bodies at least this large count against the :class:`BodyBudget`.
 LARGE_BODY = 1024 * 1024
@@ -104,3 +107,28 @@ def refuse_busy(sock: socket.socket) -> None:
         )
         sock.shutdown(socket.SHUT_WR)
     sock.close()
+
+
+def read_large_body(rfile: Any, sock: socket.socket, size: int, seconds: float) -> bytearray | None:
+    """*size* bytes from *rfile* (over *sock*) within *seconds* in all, not per receive.
+
+    None if the peer closes first; :class:`TimeoutError` past the deadline.  The
+    socket's timeout is *seconds* again afterwards.
+    """
+    body = bytearray(size)
+    got = 0
+    deadline = time.monotonic() + seconds
+    try:
+        with memoryview(body) as view:
+            while got < size:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"a {size}-byte body took over {seconds:g} s")
+                sock.settimeout(left)
+                count = rfile.readinto1(view[got:])  # one receive at most: check the clock
+                if not count:
+                    return None
+                got += count
+    finally:
+        sock.settimeout(seconds)
+    return body

@@ -148,7 +148,7 @@ class XmlRpcServer:
         """Parse a request body, dispatch it, and return the response body."""
         return self.answer(self.parse(body), client)
 
-    def parse(self, body: bytes) -> tuple[str, tuple[Any, ...]] | bytes:
+    def parse(self, body: bytes | bytearray) -> tuple[str, tuple[Any, ...]] | bytes:
         """``(method, params)`` from a request body, or the fault body to answer it with."""
         try:
             return codec.parse_request(body)

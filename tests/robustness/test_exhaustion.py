@@ -10,23 +10,26 @@ the memory tests stay cheap on a shared machine.
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from clientutil import connected
-from hostile import post
+from hostile import call_body, post
 from procutil import hub_process
 from test_lockfile import silent_port
 
 from minisamp import Client, HubNotFoundError, SAMPHubError
 from minisamp.hub import Hub
 from minisamp.lockfile import LockInfo, claim_lockfile, read_lockfile
+from minisamp.xmlrpc.server import XmlRpcServer
 
 pytestmark = pytest.mark.timeout(180)
 __all__ = ["silent_port"]  # a fixture, shared with test_lockfile
@@ -160,6 +163,63 @@ def test_an_attribute_bomb_costs_the_hub_little(hub_target: Target) -> None:
 def test_nested_unknown_elements_are_refused_with_a_fault(hub_target: Target) -> None:
     status, reply = post(hub_target, nested_unknown(10))
     assert status == 200 and b"unknown XML-RPC element" in reply
+
+
+_SERVER = r"""
+import sys
+from minisamp.xmlrpc.server import XmlRpcServer
+server = XmlRpcServer(lambda method, params, client: "", max_body=5_000_000)
+server.start()
+print(server.url, flush=True)
+sys.stdin.read()
+server.close()
+"""
+
+
+@needs_proc
+def test_large_bodies_are_parsed_a_budget_at_a_time() -> None:
+    # Well-formed SAMP data costs some 6 bytes per byte while parsed; four 4.25 MB bodies
+    # at once to a server with max_body=5 MB are parsed one at a time, not together.
+    strings = b"<value>ab</value>" * 250_000
+    body = call_body(f"<array><data>{strings.decode()}</data></array>")
+    process = subprocess.Popen(
+        [sys.executable, "-c", _SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        target = Target(process.stdout.readline().strip(), process.pid)
+        # was +88 to +100 MB (5.2 to 5.9 bytes per byte sent); now some +40 MB
+        assert growth(target, [body] * 4) < 3.5 * 4 * len(body)
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()
+        process.wait(20)
+
+
+def test_a_dribbled_large_body_is_dropped_at_its_deadline() -> None:
+    # One byte every 0.1 s never trips the 1 s idle timeout between bytes; the body as a
+    # whole must still arrive within it, or the connection (and its budget) is dropped.
+    server = XmlRpcServer(lambda *_: "", max_body=4 * MB, idle_timeout=1)
+    server.start()
+    try:
+        with socket.create_connection(server.address, timeout=10) as sock:
+            sock.sendall(
+                b"POST /xmlrpc HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2000000\r\n\r\n"
+            )
+            started = time.monotonic()
+            while time.monotonic() - started < 15:
+                try:
+                    sock.sendall(b" ")
+                except OSError:
+                    break
+                if select.select([sock], [], [], 0.1)[0]:
+                    break  # the server answered or closed: dropped
+            held = time.monotonic() - started
+        assert held < 8  # the old server let it hold its thread for ever
+        body = call_body("<string>" + "x" * 1_500_000 + "</string>")
+        assert post(server, body)[0] == 200  # the budget is free again
+    finally:
+        server.close()
 
 
 # -- idle connections at the cap (item 3) -----------------------------------------------------
