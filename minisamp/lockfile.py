@@ -242,7 +242,11 @@ def is_no_answer(error: TransportError) -> bool:
     """True if *error* means the peer said nothing (timeout, closed connection), not that
     nobody listens (refused) or that it answered something else (an HTTP error)."""
     cause = error.__cause__
-    return isinstance(cause, OSError) and not isinstance(cause, ConnectionRefusedError)
+    if isinstance(cause, ConnectionRefusedError):
+        return False
+    if isinstance(cause, OSError):
+        return True  # timed out, reset
+    return str(cause) == "no answer"  # the transport's word for a connection closed unanswered
 
 
 def port_accepts(xmlrpc_url: str, *, timeout: float = 2.0) -> bool:

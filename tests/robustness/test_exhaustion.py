@@ -238,11 +238,34 @@ def test_idle_connections_at_the_cap_do_not_lock_new_clients_out(tmp_path: Path)
         assert info is not None and info.xmlrpc_url == hub.url
 
 
+@pytest.fixture
+def closing_port() -> Iterator[int]:
+    """A loopback port that accepts connections and closes each at once, unanswered (as a
+    server at its connection cap may)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+
+        def refuse() -> None:
+            with contextlib.suppress(OSError):
+                while True:
+                    listener.accept()[0].close()
+
+        thread = threading.Thread(target=refuse, name="closing-port", daemon=True)
+        thread.start()
+        yield int(listener.getsockname()[1])
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)
+    thread.join(5)
+
+
+@pytest.mark.parametrize("kind", ["silent", "closing"])
 def test_a_hub_that_does_not_answer_but_accepts_is_never_called_dead(
-    tmp_path: Path, silent_port: int
+    tmp_path: Path, request: pytest.FixtureRequest, kind: str
 ) -> None:
+    port = request.getfixturevalue(f"{kind}_port")
     lock = tmp_path / "lock"
-    url = f"http://127.0.0.1:{silent_port}/xmlrpc"
+    url = f"http://127.0.0.1:{port}/xmlrpc"
     claim_lockfile(lock, LockInfo("s3cret", url))
     with pytest.raises(SAMPHubError) as info:
         Client("x", lockfile=str(lock), timeout=2).connect()
