@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
-import tempfile
 import threading
 import warnings
 import weakref
@@ -93,7 +92,9 @@ def _spool(conn: Any) -> Path:
     with _spools_lock:
         directory = _spools.get(conn)
         if directory is None:
-            directory = Path(tempfile.mkdtemp(prefix="minisamp-"))
+            from .tables.files import make_private_directory
+
+            directory = make_private_directory()
             _spools[conn] = directory
             weakref.finalize(conn, shutil.rmtree, directory, True)
         return directory

@@ -8,10 +8,15 @@ The rules (SAMP 1.3 §4.3, and JSAMP's ``LockInfo``):
 * Each line is ``name=value`` (split on the *first* ``=``), a ``#`` comment, or empty;
   lines end with CR, LF or CRLF.  ``samp.secret`` and ``samp.hub.xmlrpc.url`` are
   required; ``samp.profile.version`` is never grounds for refusal.
-* "Is the hub alive" means ``samp.hub.ping()`` answers.
-* A hub creates its lockfile with ``O_EXCL`` and mode 0600, refuses to start while a
-  live hub owns it, overwrites a dead hub's with a warning, and on stop deletes it
-  only if it still carries its own secret.
+* "Is the hub alive" means ``samp.hub.ping()`` answers; "is it dead" means more: its
+  port refuses connections (:func:`hub_may_be_alive`).  A hub that does not answer
+  while its port accepts (busy, flooded, stopped in a debugger) is never taken for
+  dead, neither by a client nor by a starting hub.
+* A hub creates its lockfile with ``O_EXCL`` and mode 0600 (the temp file of a
+  replacement too, under a fresh random name), refuses to start while a hub that may
+  be alive owns it, overwrites a dead hub's with a warning, warns when the lockfile
+  there belongs to another user, and on stop deletes it only if it still carries its
+  own secret.
 * Not in the standard: astropy's and pyvo's ``mode="multiple"`` hubs write
   ``~/.samp-1/samp-hub-<id>`` instead (:func:`multiple_mode_lockfile`); clients find
   them only by listing that directory (:func:`running_hubs`) and connecting with
@@ -20,6 +25,7 @@ The rules (SAMP 1.3 §4.3, and JSAMP's ``LockInfo``):
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import http.client
 import logging
@@ -34,7 +40,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import HubNotFoundError, SAMPHubError, SAMPWarning, TransportError
+from .errors import HubNotFoundError, SAMPHubError, SAMPWarning
+from .liveness import hub_may_be_alive, is_hub_alive
 
 __all__ = [
     "LOCKFILE_NAME",
@@ -45,6 +52,7 @@ __all__ = [
     "file_url_to_path",
     "find_lockfile",
     "hub_lockfile_path",
+    "hub_may_be_alive",
     "is_hub_alive",
     "multiple_mode_lockfile",
     "parse_lockfile",
@@ -61,6 +69,7 @@ MULTIPLE_MODE_DIR = ".samp-1"
 _STD_PREFIX = "std-lockurl:"
 _ASSIGNMENT = re.compile(r"([a-zA-Z0-9\-_.]+)=(.*)\Z")
 _MAX_LOCKFILE_BYTES = 64 * 1024
+_TEMP_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -203,7 +212,8 @@ def _read_path(path: Path, *, warn: bool = True) -> LockInfo:
     # O_NONBLOCK: opening a named pipe for reading would wait for a writer, for ever.
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     with open(fd, "rb") as handle:
-        mode = os.fstat(fd).st_mode
+        status = os.fstat(fd)
+        mode = status.st_mode
         if stat.S_ISDIR(mode):
             raise IsADirectoryError(path)
         if not stat.S_ISREG(mode):
@@ -212,6 +222,8 @@ def _read_path(path: Path, *, warn: bool = True) -> LockInfo:
                 "SAMP hub"
             )
         data = handle.read(_MAX_LOCKFILE_BYTES)
+    if warn:
+        _warn_if_foreign(path, status.st_uid)
     if warn and sys.platform != "win32" and mode & (stat.S_IRGRP | stat.S_IROTH):
         warnings.warn(
             f"the SAMP lockfile {path} is readable by other users, who can then use your hub: "
@@ -222,37 +234,53 @@ def _read_path(path: Path, *, warn: bool = True) -> LockInfo:
     return parse_lockfile(data.decode("latin-1"), str(path))
 
 
-def is_hub_alive(xmlrpc_url: str, *, timeout: float = 2.0) -> bool:
-    """True if ``samp.hub.ping()`` at *xmlrpc_url* answers within *timeout* seconds."""
-    from .xmlrpc.transport import XmlRpcProxy  # the wire layer; imported only when pinging
-
-    proxy = XmlRpcProxy(xmlrpc_url, timeout=timeout)
-    try:
-        proxy.call("samp.hub.ping")
-    except TransportError:
-        return False
-    except Exception:  # a fault or garbage: something answers, but not a working hub
-        logger.debug("hub at %s answered ping badly", xmlrpc_url, exc_info=True)
-        return False
-    finally:
-        proxy.close()
-    return True
-
-
 def _write_new(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # O_EXCL never follows a symlink planted at *path*; O_NOFOLLOW says so twice.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags, 0o600)
     with os.fdopen(fd, "w", encoding="ascii", newline="\n") as handle:
         handle.write(text)
 
 
 def _replace(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        _write_new(tmp, text)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    """Write *text* to a new private temp file beside *path*, then rename it over *path*.
+
+    The temp name is random (and created with ``O_EXCL``), so nobody can plant a file or
+    a symlink there in advance; a name taken anyway is skipped for another.
+    """
+    import secrets
+
+    for _ in range(_TEMP_ATTEMPTS):
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(8)}.tmp")
+        try:
+            _write_new(tmp, text)
+        except FileExistsError:
+            logger.warning("lockfile temp name %s is taken (planted?): trying another", tmp)
+            continue
+        try:
+            os.replace(tmp, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        return
+    raise SAMPHubError(
+        f"cannot write the lockfile {path}: {_TEMP_ATTEMPTS} fresh temp names beside it were "
+        f"all taken; someone may be interfering with {path.parent}: check it, or use a private "
+        "directory (SAMP_HUB=std-lockurl:file:///private/dir/lock)"
+    )
+
+
+def _warn_if_foreign(path: Path, uid: int) -> None:
+    """Warn if the lockfile at *path* (owned by *uid*) is not ours."""
+    getuid = getattr(os, "getuid", None)
+    if getuid is None or uid == getuid():
+        return
+    warnings.warn(
+        f"the SAMP lockfile {path} belongs to another user (uid {uid}): the hub it names is "
+        "theirs, and whatever you send it goes to them; delete the file if that is wrong",
+        SAMPWarning,
+        stacklevel=4,
+    )
 
 
 def _check_directory(directory: Path) -> None:
@@ -297,14 +325,17 @@ def claim_lockfile(path: Path, info: LockInfo, *, ping_timeout: float = 2.0) -> 
             # A lockfile naming our own URL is a dead hub's: we hold its port now (and
             # pinging ourselves, not yet serving, would only wait out the timeout).
             mine = other.xmlrpc_url == info.xmlrpc_url
-            if not mine and is_hub_alive(other.xmlrpc_url, timeout=ping_timeout):
+            if not mine and hub_may_be_alive(other.xmlrpc_url, timeout=ping_timeout):
                 raise SAMPHubError(
-                    f"a SAMP hub is already running at {other.xmlrpc_url} (lockfile {path}): "
+                    f"a SAMP hub is already running at {other.xmlrpc_url} (lockfile {path}; "
+                    "it answers, or at least its port accepts connections): "
                     "use it, stop it first, or give this hub another lockfile"
                 )
         if attempt == 0:
             time.sleep(0.5)  # as JSAMP: a hub may be half-way through starting
     logger.warning("overwriting lockfile %s of an apparently dead hub", path)
+    with contextlib.suppress(OSError):
+        _warn_if_foreign(path, os.lstat(path).st_uid)
     _replace(path, text)
 
 

@@ -28,6 +28,7 @@ ROLES = [
     ("minisamp.datatypes", "shared"),
     ("minisamp.messages", "shared"),
     ("minisamp.lockfile", "shared"),
+    ("minisamp.liveness", "shared"),
     ("minisamp.version", "shared"),
     ("minisamp.helpers", "user"),
     ("minisamp.compat", "user"),
@@ -54,7 +55,7 @@ MAY_IMPORT = {
 ALLOWED_EXTRA = {
     # Both roles must tell a live hub from a stale lockfile, which takes one XML-RPC
     # ping; the import sits inside is_hub_alive, so reading a lockfile loads no wire.
-    ("minisamp.lockfile", "minisamp.xmlrpc.transport"),
+    ("minisamp.liveness", "minisamp.xmlrpc.transport"),
 }
 
 #: Third-party packages that no module may import at import time (only inside a

@@ -14,17 +14,20 @@ can test:
 4    no client has the name given
 5    timed out waiting for an answer
 6    a recipient refused the message, or nobody is subscribed to it
-130  interrupted (Ctrl-C)
+130  interrupted (Ctrl-C, or SIGTERM)
 ==== ====================================================================
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from .. import __version__
@@ -206,6 +209,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt, as Ctrl-C does, for the block: every ``with`` and
+    ``finally`` on the way out runs (temp files removed, the client unregistered)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals go to the main thread only: a caller elsewhere keeps its own
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``minisamp`` command; returns the exit code."""
     parser = build_parser()
@@ -213,7 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     try:
-        return int(args.func(args))
+        with _sigterm_interrupts():
+            return int(args.func(args))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except (SampError, OSError) as exc:

@@ -215,11 +215,25 @@ class Lifecycle:
             ) from exc
         try:
             proxy.call("samp.hub.ping", timeout=min(self.timeout, 5.0))
-        except (TransportError, SampError) as exc:
+        except TransportError as exc:
             proxy.close()
+            from ..liveness import is_no_answer, port_accepts
+
+            if is_no_answer(exc) and port_accepts(info.xmlrpc_url, timeout=min(self.timeout, 2.0)):
+                raise SAMPHubError(
+                    f"the SAMP hub named in {where} did not answer at {info.xmlrpc_url} ({exc}), "
+                    "but it is running (its port accepts connections): it is busy or stuck; "
+                    "try again later, or stop it (do not start a second hub)"
+                ) from exc
             raise HubNotFoundError(
                 f"the SAMP hub named in {where} does not answer at {info.xmlrpc_url} ({exc}): "
                 "it has died; start a hub again (it will replace the stale lockfile)"
+            ) from exc
+        except SampError as exc:  # an answer, but not a hub's: another program has the port
+            proxy.close()
+            raise HubNotFoundError(
+                f"what answers at {info.xmlrpc_url}, named in {where}, is not a SAMP hub "
+                f"({exc}): the hub has died; start a hub again (it will replace the lockfile)"
             ) from exc
         try:
             reg = proxy.call("samp.hub.register", info.secret)
@@ -342,9 +356,9 @@ class Lifecycle:
         try:
             return proxy.call(method, self._key, *args, timeout=timeout)
         except TransportError as exc:
-            from ..lockfile import is_hub_alive
+            from ..lockfile import hub_may_be_alive
 
-            if self._state is ClientState.HUB_GONE or not is_hub_alive(proxy.url, timeout=1.0):
+            if self._state is ClientState.HUB_GONE or not hub_may_be_alive(proxy.url, timeout=1.0):
                 raise self._hub_gone(f"{method} failed: {exc}") from exc
             raise
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..datatypes import SampValue
 from ..errors import SAMPProxyError
+from ..messages import is_mtype
 
 __all__ = [
     "FAULT_BAD_ID",
@@ -77,4 +78,10 @@ def mtype_of(message: Any) -> str:
     mtype = message.get("samp.mtype")
     if not isinstance(mtype, str) or not mtype:
         raise fault(FAULT_BAD_MESSAGE, "samp.mtype keyword is missing")
+    if not is_mtype(mtype):
+        raise fault(
+            FAULT_BAD_MESSAGE,
+            f"samp.mtype {mtype[:80]!r} is not an MType: atoms of letters, digits, - and _ "
+            "joined by dots, with no wildcard",
+        )
     return mtype

@@ -188,7 +188,7 @@ class Hub:
 
         port = self._web_options["port"]
         try:
-            return WebProfile(self.service, **self._web_options)
+            return WebProfile(self.service, protected_files=(self.lockfile,), **self._web_options)
         except OSError as exc:
             raise SAMPHubError(
                 f"cannot serve the Web Profile on port {port}: {exc.strerror or exc} "

@@ -119,6 +119,11 @@ class Registry(abc.ABC):
             raise fault(FAULT_BAD_ID, f"No registered client with ID {client_id!r}")
         return record
 
+    def profile_of(self, client_id: str) -> str | None:
+        """The profile (``"std"``, ``"web"``, ``"hub"``) of client *client_id*, None if unknown."""
+        record = self._by_id.get(client_id)
+        return None if record is None else record.profile
+
     def records(self) -> list[ClientRecord]:
         """A snapshot of every registered client, the hub first."""
         with self._lock:

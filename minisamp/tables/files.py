@@ -21,7 +21,9 @@ import io
 import logging
 import os
 import shutil
+import stat
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -46,10 +48,12 @@ if TYPE_CHECKING:
 __all__ = [
     "TableFile",
     "accessible_table",
+    "make_private_directory",
     "prepare_table",
     "private_directory",
     "read_image",
     "read_table",
+    "remove_stale_directories",
     "write_votable",
 ]
 
@@ -78,10 +82,68 @@ class TableFile:
     written: bool = True
 
 
+#: A leftover directory of a dead process is removed once it is this old (seconds).
+STALE_AGE = 60.0
+
+
+def make_private_directory() -> Path:
+    """A new directory only this user can read (0700), named ``minisamp-<pid>-*`` after
+    this process; first removes the ones dead processes of this user left behind."""
+    remove_stale_directories()
+    return Path(tempfile.mkdtemp(prefix=f"minisamp-{os.getpid()}-"))
+
+
+def remove_stale_directories(root: Path | None = None) -> list[Path]:
+    """Remove this user's ``minisamp-<pid>-*`` directories whose process is gone.
+
+    Only private (0700) real directories of ours, untouched for :data:`STALE_AGE`
+    seconds, whose process no longer exists (a process killed before it could clean
+    up); returns the ones removed.  Not on Windows (no safe "is it alive" there).
+    """
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:
+        return []
+    removed: list[Path] = []
+    now = time.time()
+    with contextlib.suppress(OSError), os.scandir(root or tempfile.gettempdir()) as entries:
+        for entry in entries:
+            parts = entry.name.split("-", 2)
+            if len(parts) != 3 or parts[0] != "minisamp" or not parts[1].isdigit():
+                continue
+            pid = int(parts[1])
+            try:
+                status = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if (
+                not stat.S_ISDIR(status.st_mode)
+                or status.st_uid != getuid()
+                or status.st_mode & 0o077
+                or now - status.st_mtime < STALE_AGE
+                or pid == os.getpid()
+                or _process_exists(pid)
+            ):
+                continue
+            shutil.rmtree(entry.path, ignore_errors=True)
+            logger.info("removed %s, left behind by process %d", entry.path, pid)
+            removed.append(Path(entry.path))
+    return removed
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's: it exists
+    return True
+
+
 @contextlib.contextmanager
 def private_directory() -> Iterator[Path]:
     """A new directory only this user can read (0700), removed with its files on exit."""
-    path = Path(tempfile.mkdtemp(prefix="minisamp-"))
+    path = make_private_directory()
     try:
         yield path
     finally:

@@ -8,6 +8,14 @@ from sloppy peers into strings (as :func:`minisamp.datatypes.from_wire`), refuse
 ``<nil/>``, ``<base64>`` and ``<dateTime.iso8601>``, and stops at :data:`MAX_DEPTH`
 nested arrays and structs.  Faults (rare) are read by the stdlib ``Unmarshaller``.
 
+Amplification limits, checked as each element *starts* (so that a hostile body is
+dropped before expat or we build anything for it): an element XML-RPC does not define
+is refused, as are elements nested deeper than :data:`MAX_ELEMENT_DEPTH`, more than
+:data:`MAX_ELEMENTS` elements, and more than :data:`MAX_ATTRIBUTES` attributes in a
+body (XML-RPC has none; a namespace declaration is one).  What a body may then cost
+is a few times its size: each element is at least 7 bytes and makes at most one
+small Python object.
+
 Writing SAMP data (strings, lists and string-keyed maps: all that minisamp sends) is
 done here by hand, with ``&``, ``<`` and ``>`` escaped and CR written as ``&#13;`` so
 that it survives XML line-end normalisation; anything else goes through
@@ -25,7 +33,24 @@ from typing import Any
 from ..datatypes import MAX_DEPTH, SampValue
 from ..errors import PeerProtocolError, SAMPProxyError
 
-__all__ = ["dump_fault", "dump_request", "dump_response", "parse_request", "parse_response"]
+__all__ = [
+    "MAX_ATTRIBUTES",
+    "MAX_ELEMENTS",
+    "MAX_ELEMENT_DEPTH",
+    "dump_fault",
+    "dump_request",
+    "dump_response",
+    "parse_request",
+    "parse_response",
+]
+
+#: Deepest element nesting: methodCall, params, param, value, then 3 per array/struct level.
+MAX_ELEMENT_DEPTH = 3 * MAX_DEPTH + 8
+#: Most elements in one body (a 10 000-item list of strings is some 20 000).
+MAX_ELEMENTS = 2_000_000
+#: Most attributes in one body (XML-RPC defines none; namespace declarations are some).
+MAX_ATTRIBUTES = 64
+_ATTRIBUTE_TAG = re.compile(rb"<[^!?/<>=\s][^<>=]*=[^<>]*")
 
 _XML_HEADER = "<?xml version='1.0'?>\n"
 _not_xml: re.Pattern[str] | None = None  # compiled on first use: it is slow to compile
@@ -78,7 +103,7 @@ class _Reader:
     each value ends instead of in a second pass.
     """
 
-    __slots__ = ("in_value", "kind", "marks", "method", "stack", "text")
+    __slots__ = ("depth", "elements", "in_value", "kind", "marks", "method", "stack", "text")
 
     def __init__(self) -> None:
         self.stack: list[Any] = []
@@ -87,6 +112,8 @@ class _Reader:
         self.in_value = False  # inside a <value> with no type element (yet)
         self.kind: str | None = None  # "params", "fault" or "methodName", as Unmarshaller
         self.method: str | None = None
+        self.depth = 0  # elements open now
+        self.elements = 0  # elements started so far
 
     def xml(self, encoding: str | None, standalone: Any) -> None:
         """Called by the parser with the XML declaration; nothing to do."""
@@ -94,6 +121,14 @@ class _Reader:
     def start(self, tag: str, attrs: Any) -> None:
         if ":" in tag:
             tag = tag.rpartition(":")[2]
+        self.depth += 1
+        self.elements += 1
+        if tag not in _KNOWN:
+            raise PeerProtocolError(f"unknown XML-RPC element <{tag[:40]}>")
+        if self.depth > MAX_ELEMENT_DEPTH:
+            raise PeerProtocolError(f"XML-RPC elements nested deeper than {MAX_ELEMENT_DEPTH}")
+        if self.elements > MAX_ELEMENTS:
+            raise PeerProtocolError(f"XML-RPC body with more than {MAX_ELEMENTS} elements")
         if tag == "array" or tag == "struct":
             if len(self.marks) >= MAX_DEPTH:
                 raise PeerProtocolError(f"XML-RPC value nested deeper than {MAX_DEPTH} levels")
@@ -107,6 +142,7 @@ class _Reader:
         self.text.append(text)
 
     def end(self, tag: str) -> None:
+        self.depth -= 1
         handler = _END.get(tag)
         if handler is None:
             if ":" not in tag:
@@ -192,9 +228,24 @@ _END: dict[str, Callable[[_Reader], None]] = {
     "methodName": _Reader.end_method_name,
     **{tag: _refuse(tag) for tag in ("nil", "base64", "dateTime.iso8601", "bigdecimal")},
 }
+#: Every element a methodCall or methodResponse may hold.
+_KNOWN = frozenset(_END) | {"methodCall", "methodResponse", "param", "data", "member"}
 
 
-def _read(body: bytes, what: str) -> _Reader:
+def _check_attributes(body: bytes | bytearray) -> None:
+    """Refuse a body with over :data:`MAX_ATTRIBUTES` attributes before expat reads it:
+    expat would build every attribute of a start tag before we see the tag."""
+    if body.count(b"=") <= MAX_ATTRIBUTES + 2:  # fast path: the XML declaration has two
+        return
+    seen = 0
+    for match in _ATTRIBUTE_TAG.finditer(body):
+        seen += match.group().count(b"=")
+        if seen > MAX_ATTRIBUTES + 2:
+            raise PeerProtocolError(f"XML-RPC body with more than {MAX_ATTRIBUTES} attributes")
+
+
+def _read(body: bytes | bytearray, what: str) -> _Reader:
+    _check_attributes(body)
     reader = _Reader()
     try:
         parser = _parser_class()(reader, forbid_dtd=True)
@@ -208,7 +259,7 @@ def _read(body: bytes, what: str) -> _Reader:
     return reader
 
 
-def parse_request(body: bytes) -> tuple[str, tuple[SampValue, ...]]:
+def parse_request(body: bytes | bytearray) -> tuple[str, tuple[SampValue, ...]]:
     """``(method name, params)`` from a methodCall body; :class:`PeerProtocolError` if bad."""
     reader = _read(body, "request")
     if reader.kind == "fault":

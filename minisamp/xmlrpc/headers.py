@@ -4,8 +4,10 @@ Both directions read them alike: the server a request's, the transport a respons
 A header block is the lines after the request or status line, up to an empty one: at
 most :data:`MAX_HEADERS` lines of at most :data:`MAX_LINE` bytes; names ignore case,
 the first of a repeated header counts (as with ``email``'s parser, which
-``http.server`` uses), and an obsolete folded line continues the header before it
-(where the reader asks for it: the server does, the transport never has).  Kept apart
+``http.server`` uses; a repeated ``Content-Length`` that disagrees is flagged, for the
+server to refuse: :attr:`Headers.conflicting_length`), and an obsolete folded line
+continues the header before it (where the reader asks for it: the server does, the
+transport never has).  Kept apart
 from the server so that a client which only sends does not load it.
 """
 
@@ -31,6 +33,9 @@ MAX_HEADERS = 100
 
 class Headers(dict[str, str]):
     """Headers: lower-case name → value; ``get`` ignores case, as ``email``'s."""
+
+    #: True if two ``Content-Length`` headers disagree (request smuggling: refuse it).
+    conflicting_length = False
 
     def get(self, name: str, default: Any = None) -> Any:
         return super().get(name.lower(), default)
@@ -79,4 +84,6 @@ def read_headers(rfile: Any, *, unfold: bool = True) -> Headers:
         if colon and name not in headers:  # the first of repeated headers counts, as in email
             headers[name] = value.strip()
             last = name
+        elif colon and name == "content-length" and value.strip() != headers[name]:
+            headers.conflicting_length = True
     raise TooManyHeaders("Too many headers")

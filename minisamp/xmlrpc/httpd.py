@@ -10,9 +10,14 @@ keep-alive unless ``Connection: close``, HTTP/1.0 closed unless
 ``Connection: keep-alive``.
 
 Hardening: bodies over the owner's ``max_body`` bytes are refused with HTTP 413 before
-being read, chunked bodies (411) and compressed ones (415) too; each connection has an
-idle timeout, so a slow sender ties up one thread for a bounded time; at most
-``max_connections`` are served at once, one named daemon thread each (keep-alive).
+being read, chunked bodies (411) and compressed ones (415) too, and so is a request
+with two different ``Content-Length`` headers (400); large bodies being read and
+parsed at once are capped at twice ``max_body`` in all (the others wait, then get 503:
+:class:`~minisamp.xmlrpc.limits.BodyBudget`); each connection has an idle timeout, so
+a slow sender ties up one thread for a bounded time; at most ``max_connections`` are
+served at once, one named daemon thread each (keep-alive).  A new connection at the
+cap closes the one idle the longest, so idle connections never lock new ones out; if
+every one is answering a request, the new one gets 503 at once.
 
 What a request means is the *owner*'s business (:class:`Owner`, in practice
 :class:`~minisamp.xmlrpc.server.XmlRpcServer`): a POST body goes to its ``respond``,
@@ -34,6 +39,7 @@ from http import HTTPStatus
 from typing import Any, Protocol
 
 from .headers import HeaderError, Headers, LineTooLong, read_headers, read_line
+from .limits import LARGE_BODY, BodyBudget, Connections, read_large_body, refuse_busy
 
 __all__ = ["HTTPServer", "Owner", "RequestHandler"]
 
@@ -42,13 +48,16 @@ class Owner(Protocol):
     """What the HTTP side asks of the server it works for: limits, and the hooks."""
 
     name: str
+    path: str
     max_body: int
     idle_timeout: float
     max_connections: int
 
     def admit(self, client_address: tuple[str, int]) -> bool: ...
 
-    def respond(self, body: bytes, client: tuple[str, int]) -> bytes: ...
+    def parse(self, body: bytes | bytearray) -> Any: ...
+
+    def answer(self, request: Any, client: tuple[str, int]) -> bytes: ...
 
     def handle_get(self, handler: RequestHandler) -> None: ...
 
@@ -133,7 +142,12 @@ class RequestHandler:
             if action is None:
                 self.send_error_text(501, f"Unsupported method ({self.command!r})")
                 return
-            action()
+            self.server.begin_request(self.connection)
+            try:
+                action()
+            finally:
+                if self.server.end_request(self.connection):
+                    self.close_connection = True  # the server is closing: no next request
         except TimeoutError:
             self.close_connection = True  # a read or a write timed out: drop the connection
 
@@ -175,11 +189,11 @@ class RequestHandler:
             self.close_connection = True
         elif connection == "keep-alive":
             self.close_connection = False
+        self.server.requests.handler = self  # admit may look at the headers
         if not self.server.owner.admit(self.client_address):
             self.server.log.debug("refused a request from %s: not admitted", self.client_address[0])
             self.send_error_text(403, "Access to this server from your address is not permitted")
             return False
-        self.server.requests.handler = self
         return True
 
     @staticmethod
@@ -196,15 +210,26 @@ class RequestHandler:
     # -- the methods -------------------------------------------------------------------
 
     def do_POST(self) -> None:
-        server = self.server
-        server.begin_request(self.connection)
+        owner = self.server.owner
+        if self.path.split("?", 1)[0].rstrip("/") != owner.path.rstrip("/"):
+            self.send_error_text(404, f"POST to {owner.path}: this is a SAMP XML-RPC endpoint")
+            return
+        size = self._body_size()
+        if size is None:
+            return
+        budget = self.server.body_budget
+        if not budget.acquire(size, owner.idle_timeout):
+            self.send_error_text(503, "too many large requests at once: try again later")
+            return
         try:
-            body = self._read_body()
-            if body is not None:
-                self.send_body(200, server.owner.respond(body, self.client_address))
+            body = self._read_body(size)
+            if body is None:
+                return
+            request = owner.parse(body)
+            del body
         finally:
-            if server.end_request(self.connection):
-                self.close_connection = True  # the server is closing: no next request
+            budget.release(size)
+        self.send_body(200, owner.answer(request, self.client_address))
 
     def do_GET(self) -> None:
         self.server.owner.handle_get(self)
@@ -212,10 +237,14 @@ class RequestHandler:
     def do_OPTIONS(self) -> None:
         self.server.owner.handle_options(self)
 
-    def _read_body(self) -> bytes | None:
+    def _body_size(self) -> int | None:
+        """The body's size, once its headers are acceptable; None if refused (answered)."""
         headers = self.headers
         if "chunked" in headers.get("Transfer-Encoding", "").lower():
             self.send_error_text(411, "chunked bodies are not accepted: send a Content-Length")
+            return None
+        if headers.conflicting_length:
+            self.send_error_text(400, "two different Content-Length headers")
             return None
         length = headers.get("Content-Length")
         if length is None or not (length.isascii() and length.isdigit()):  # not "²"
@@ -230,12 +259,19 @@ class RequestHandler:
         if encoding != "identity":
             self.send_error_text(415, f"Content-Encoding {encoding} is not accepted")
             return None
-        if headers.get("Expect", "").lower() == "100-continue" and self.request_version != (
-            "HTTP/1.0"
-        ):
+        return size
+
+    def _read_body(self, size: int) -> bytes | bytearray | None:
+        expect = self.headers.get("Expect", "").lower()
+        if expect == "100-continue" and self.request_version != "HTTP/1.0":
             self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        body: bytes = self.rfile.read(size)
-        if len(body) < size:
+        body: bytes | bytearray | None
+        if size >= LARGE_BODY:  # within one deadline: it holds a share of the body budget
+            timeout = self.server.owner.idle_timeout
+            body = read_large_body(self.rfile, self.connection, size, timeout)
+        else:
+            body = self.rfile.read(size)
+        if body is None or len(body) < size:
             self.close_connection = True  # the peer lied about the length, or went away
             return None
         return body
@@ -314,8 +350,9 @@ class HTTPServer:
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
         self._threads: dict[threading.Thread, socket.socket] = {}
-        self._busy: set[socket.socket] = set()  # connections with a request in flight
+        self._conns = Connections()  # open ones (not evicted): when active, which busy
         self._closing = False
+        self.body_budget = BodyBudget(owner.max_body)
         self.requests = threading.local()  # .handler: the request this thread is serving
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.socket = socket.socket(family, socket.SOCK_STREAM)
@@ -338,10 +375,14 @@ class HTTPServer:
         except OSError:
             return
         with self._lock:
-            if len(self._threads) >= self.owner.max_connections or self._closing:
-                self.log.warning("refusing connection from %s: too many open", client_address)
+            if self._closing:
                 _shutdown(sock)
                 return
+            if len(self._conns) >= self.owner.max_connections and not self._evict_idlest():
+                self.log.warning("refusing connection from %s: all busy", client_address)
+                refuse_busy(sock)
+                return
+            self._conns.add(sock)
             thread = threading.Thread(
                 target=self._serve_connection,
                 args=(sock, client_address),
@@ -362,15 +403,27 @@ class HTTPServer:
             _shutdown(sock)
             with self._lock:
                 self._threads.pop(threading.current_thread(), None)
+                self._conns.remove(sock)
+
+    def _evict_idlest(self) -> bool:
+        """Close the connection idle the longest (lock held); False if all are busy."""
+        victim = self._conns.idlest()
+        if victim is None:
+            return False
+        self.log.info("at %d connections: closing the one idle the longest", len(self._conns))
+        self._conns.remove(victim)
+        with contextlib.suppress(OSError):
+            victim.shutdown(socket.SHUT_RDWR)  # its thread reads the end and finishes
+        return True
 
     def begin_request(self, sock: socket.socket) -> None:
         with self._lock:
-            self._busy.add(sock)
+            self._conns.begin(sock)
 
     def end_request(self, sock: socket.socket) -> bool:
         """Mark a request answered; True if its connection should close now."""
         with self._lock:
-            self._busy.discard(sock)
+            self._conns.end(sock)
             return self._closing
 
     def close_connections(self, timeout: float) -> None:
@@ -379,7 +432,7 @@ class HTTPServer:
         with self._lock:
             self._closing = True
             threads = dict(self._threads)
-            busy = set(self._busy)
+            busy = {sock for sock in threads.values() if self._conns.is_busy(sock)}
         for sock in threads.values():
             if sock in busy:
                 continue

@@ -129,7 +129,8 @@ class XmlRpcServer:
         """The handler of the request the calling thread is serving, or None outside one.
 
         For a dispatcher that needs more than the client address: the request's
-        ``headers``, its ``connection`` socket.  Set once the request is admitted.
+        ``headers``, its ``connection`` socket.  Set once its headers are read (so
+        :meth:`admit` may look at them too).
         """
         return getattr(self._server.requests, "handler", None)
 
@@ -145,11 +146,23 @@ class XmlRpcServer:
 
     def respond(self, body: bytes, client: tuple[str, int]) -> bytes:
         """Parse a request body, dispatch it, and return the response body."""
+        return self.answer(self.parse(body), client)
+
+    def parse(self, body: bytes | bytearray) -> tuple[str, tuple[Any, ...]] | bytes:
+        """``(method, params)`` from a request body, or the fault body to answer it with."""
         try:
-            method, params = codec.parse_request(body)
+            return codec.parse_request(body)
         except PeerProtocolError as exc:
-            logger.info("malformed request from %s: %s", client[0], exc)
+            logger.info("malformed request: %s", exc)
             return codec.dump_fault(FAULT_BAD_REQUEST, str(exc))
+
+    def answer(
+        self, request: tuple[str, tuple[Any, ...]] | bytes, client: tuple[str, int]
+    ) -> bytes:
+        """The response body for what :meth:`parse` made: the call dispatched, or its fault."""
+        if isinstance(request, bytes):
+            return request
+        method, params = request
         try:
             result = self.dispatcher(method, params, client)
         except SAMPProxyError as exc:

@@ -135,6 +135,42 @@ def test_hub_does_not_warn_about_a_sticky_world_writable_directory(tmp_path: Pat
             assert stat.S_IMODE(running.lockfile.stat().st_mode) == 0o600
 
 
+def _dead_hub_lockfile(path: Path) -> None:
+    """A lockfile left by a hub that died: its port refuses connections."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nothing listens there
+    path.write_text(f"samp.secret=old\nsamp.hub.xmlrpc.url=http://127.0.0.1:{port}/xmlrpc\n")
+    path.chmod(0o600)
+
+
+def test_a_planted_temp_file_symlink_neither_stops_the_hub_nor_redirects_it(
+    tmp_path: Path,
+) -> None:
+    lock = tmp_path / "lockfile"
+    _dead_hub_lockfile(lock)
+    victim = tmp_path / "victim"  # where the attacker wants our lockfile text to go
+    planted = tmp_path / f"lockfile.{os.getpid()}.tmp"  # the old, predictable temp name
+    planted.symlink_to(victim)
+    with Hub(lock) as running:  # the old hub stopped at once: "[Errno 17] File exists"
+        info = read_lockfile(lock.as_uri())
+        assert info is not None and info.secret == running.secret
+        assert not lock.is_symlink() and stat.S_IMODE(lock.stat().st_mode) == 0o600
+    assert not victim.exists() and planted.is_symlink()
+    assert [p.name for p in tmp_path.glob("lockfile.*.tmp")] == [planted.name]  # no leftovers
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to chown")
+def test_a_lockfile_of_another_user_is_warned_about(tmp_path: Path) -> None:
+    lock = tmp_path / "lockfile"
+    _dead_hub_lockfile(lock)
+    os.chown(lock, 65534, 65534)  # nobody's
+    with pytest.warns(SAMPWarning, match="another user"):
+        read_lockfile(lock.as_uri())
+    with pytest.warns(SAMPWarning, match="another user"), Hub(lock):
+        pass
+
+
 def test_hub_with_a_careless_umask_still_writes_a_private_lockfile(tmp_path: Path) -> None:
     old = os.umask(0)
     try:

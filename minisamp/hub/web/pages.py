@@ -1,8 +1,8 @@
 """What the Web Profile keeps for each registered page, and how a pull waits for it.
 
 A page cannot be called back, so its callbacks wait in a :class:`CallbackQueue` until
-its next ``pullCallbacks``; :class:`WebClient` is the page's record (identity, queue,
-the URLs it may have translated); :func:`peer_gone` lets a waiting pull end early when
+its next ``pullCallbacks``; :class:`WebClient` is the page's record (identity and
+queue); :func:`peer_gone` lets a waiting pull end early when
 the page has closed its connection.  No sockets are served and no SAMP methods are
 known here: :class:`~minisamp.hub.web.profile.WebProfile` drives all of it.
 """
@@ -14,11 +14,10 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ...datatypes import SampValue
 from .consent import WebRegistrationRequest
-from .translator import UrlTracker
 
 __all__ = ["QUEUE_CAPACITY", "STALE_AFTER", "CallbackQueue", "WebClient", "peer_gone"]
 
@@ -87,13 +86,12 @@ class CallbackQueue:
 
 @dataclass
 class WebClient:
-    """One registered page: its identity, callback queue and translatable URLs."""
+    """One registered page: its identity and callback queue."""
 
     public_id: str
     private_key: str
     request: WebRegistrationRequest
     queue: CallbackQueue | None = None
-    urls: UrlTracker = field(default_factory=UrlTracker)
 
 
 def peer_gone(sock: socket.socket) -> bool:

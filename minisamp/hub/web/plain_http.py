@@ -19,13 +19,14 @@ import ipaddress
 import logging
 import re
 import urllib.parse
+from pathlib import Path
 from typing import Any
 
 from ...xmlrpc.server import XmlRpcServer
 from .pages import WebClient
 from .translator import serve_url
 
-__all__ = ["TRANSLATOR_PATH", "WebHttpServer", "is_local_address"]
+__all__ = ["TRANSLATOR_PATH", "WebHttpServer", "is_local_address", "is_loopback_host"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,20 @@ def is_local_address(host: str) -> bool:
     return address.is_loopback
 
 
+def is_loopback_host(host: str) -> bool:
+    """True if *host* (a ``Host`` header: name or address, maybe a port) names this machine's
+    loopback: ``localhost``, ``127.x.x.x``, ``[::1]``."""
+    name = host.strip().lower()
+    if name.startswith("["):
+        name = name[1:].partition("]")[0]
+    elif name.count(":") == 1:
+        name = name.partition(":")[0]
+    name = name.rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    return is_local_address(name)
+
+
 class WebHttpServer(XmlRpcServer):
     """An XML-RPC server with the Web Profile's HTTP rules (local peers, CORS, translator)."""
 
@@ -75,11 +90,25 @@ class WebHttpServer(XmlRpcServer):
         raise NotImplementedError
 
     def admit(self, client_address: tuple[str, int]) -> bool:
-        """Serve only peers on this machine (the others get 403 before their body is read)."""
-        if is_local_address(str(client_address[0])):
-            return True
-        logger.warning("refused a Web Profile request from %s", client_address[0])
-        return False
+        """Serve only peers on this machine, asking for it by a loopback name (the others
+        get 403 before their body is read): a ``Host`` of another name is a page whose
+        site's name now points here (DNS rebinding), talking to us as if to its own site."""
+        if not is_local_address(str(client_address[0])):
+            logger.warning("refused a Web Profile request from %s", client_address[0])
+            return False
+        handler = self.current_handler()
+        host = handler.headers.get("Host") if handler is not None else None
+        if host is not None and not is_loopback_host(host):
+            logger.warning("refused a Web Profile request for Host %.80r (DNS rebinding?)", host)
+            return False
+        return True
+
+    def url_allowed(self, client: WebClient, url: str) -> bool:
+        """Whether *client* may have *url* translated (the profile knows)."""
+        raise NotImplementedError
+
+    #: Files the translator never serves (the hub's lockfile), set by the profile.
+    protected_files: tuple[Path, ...] = ()
 
     def redact(self, line: str) -> str:
         """Hide the translator paths in the access log: each holds a private key."""
@@ -131,8 +160,8 @@ class WebHttpServer(XmlRpcServer):
             handler.send_error_text(403, "unknown or expired Web Profile private key")
             return
         target = urllib.parse.unquote(quoted)
-        if not client.urls.may_translate(target):
+        if not self.url_allowed(client, target):
             logger.warning("translator: %s asked for a URL it was never sent", client.public_id)
-            handler.send_error_text(403, "this URL has not been sent to you in SAMP messages")
+            handler.send_error_text(403, "no non-web SAMP client has sent you this URL")
             return
-        serve_url(handler, target, self.extra_headers(handler))
+        serve_url(handler, target, self.extra_headers(handler), self.protected_files)

@@ -17,8 +17,9 @@ guard (``docs/web-profile.md`` has the whole model):
 * web clients may send only the MTypes of a safe list, unless the recipient marks
   its subscription ``x-samp.mostly-harmless`` (:class:`MTypeRestriction`);
 * the URL translator (``samp.url-translator``) serves a URL only to the client
-  whose private key is in its path, and only if that URL reached the client in SAMP
-  traffic (and the client did not send it first).
+  whose private key is in its path, and only if a non-web client sent that URL to it
+  in a message or a response, and no page ever mentioned it (JSAMP's rule,
+  :class:`~minisamp.hub.web.translator.UrlTracker`); never the hub's lockfile.
 
 This module is the ``samp.webhub.*`` side: the method table and dispatch, registration
 with consent, reverse callbacks and their pulls, reaping, delivery to pages and the
@@ -43,6 +44,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ...datatypes import SampValue, decode_bool, decode_int
@@ -64,6 +66,7 @@ from .consent import (
 )
 from .pages import STALE_AFTER, CallbackQueue, WebClient, peer_gone
 from .plain_http import TRANSLATOR_PATH, WebHttpServer, is_local_address
+from .translator import UrlTracker
 
 __all__ = [
     "DEFAULT_SAFE_MTYPES",
@@ -171,12 +174,15 @@ class WebProfile(WebHttpServer):
         consent: ConsentHook | None = None,
         restrict_mtypes: bool | Iterable[str] | MTypeRestriction = True,
         stale_after: float = STALE_AFTER,
+        protected_files: Iterable[Path] = (),
     ) -> None:
         super().__init__(self._dispatch, host=host, port=port, path="/", name="minisamp-web")
         self.service = service
         self.consent = consent
         self.restriction = MTypeRestriction.from_option(restrict_mtypes)
         self.stale_after = stale_after
+        self.protected_files = tuple(protected_files)
+        self.urls = UrlTracker()
         self._lock = threading.Lock()
         self._by_key: dict[str, WebClient] = {}
         self._by_id: dict[str, WebClient] = {}
@@ -214,6 +220,10 @@ class WebProfile(WebHttpServer):
         """The page a translator path's private key belongs to (None: unknown or gone)."""
         return self._by_key.get(key)
 
+    def url_allowed(self, client: WebClient, url: str) -> bool:
+        """Whether *client* may have *url* translated (see :class:`UrlTracker`)."""
+        return self.urls.may_translate(client.public_id, url)
+
     # -- called by the hub ---------------------------------------------------------------
 
     def deliver(self, record: ClientRecord, method: str, args: tuple[SampValue, ...]) -> None:
@@ -224,7 +234,9 @@ class WebProfile(WebHttpServer):
             logger.info("dropped %s for %s: it does not pull callbacks", method, record.public_id)
             self.service.delivery_failed(record.public_id, method, args, "it is not callable")
             return
-        client.urls.note_incoming(list(args))
+        if self._trusted(args[0] if args else None):
+            # receiveNotification/receiveCall: the message; receiveResponse: the response
+            self.urls.note_delivered(record.public_id, args[-1])
         if not queue.put({"samp.methodName": method, "samp.params": list(args)}):
             logger.warning("callback queue of %s is full: dropped %s", record.public_id, method)
             self.service.delivery_failed(record.public_id, method, args, "its queue is full")
@@ -235,8 +247,15 @@ class WebProfile(WebHttpServer):
             client = self._by_id.pop(public_id, None)
             if client is not None:
                 self._by_key.pop(client.private_key, None)
-        if client is not None and client.queue is not None:
-            client.queue.close()
+        if client is not None:
+            self.urls.forget_page(public_id)
+            if client.queue is not None:
+                client.queue.close()
+
+    def _trusted(self, sender_id: SampValue | None) -> bool:
+        """True if *sender_id* is a client whose URLs a page may have translated: not the
+        hub (it echoes what pages declared), not a web page."""
+        return isinstance(sender_id, str) and self.service.profile_of(sender_id) == "std"
 
     def _send_filter(self, sender: ClientRecord, recipient: ClientRecord, mtype: str) -> str | None:
         if sender.profile != "web" or self.restriction is None:
@@ -265,10 +284,10 @@ class WebProfile(WebHttpServer):
             raise SAMPProxyError(
                 FAULT_GENERAL, 'Client is not callable: call allowReverseCallbacks(key, "1") first'
             )
-        for value in params[1:]:
-            web.urls.note_outgoing(value)
+        self.urls.note_mentioned(list(params[1:]))
         result = getattr(self.service, attr)(*params)
-        web.urls.note_incoming(result)
+        if name == "callAndWait" and self._trusted(params[1]):
+            self.urls.note_delivered(web.public_id, result)
         return result
 
     def _client(self, key: Any) -> WebClient:
@@ -280,6 +299,7 @@ class WebProfile(WebHttpServer):
         return client
 
     def _register(self, identity: Any) -> dict[str, SampValue]:
+        self.urls.note_mentioned(identity)
         if isinstance(identity, str):
             logger.info("deprecated web register(name) call: identity-info should be a map")
             identity = {"samp.name": identity}
