@@ -33,11 +33,15 @@ from .binary2 import Column
 from .fitsplus import metadata_document, pad, primary_hdu
 from .votable import plan
 
-__all__ = ["estimated_bytes", "lossless", "write_fits"]
+__all__ = ["FitsUnsupported", "estimated_bytes", "lossless", "write_fits"]
 
 _LETTERS = {"u1": "B", "i2": "I", "i4": "J", "i8": "K", "f4": "E", "f8": "D", "c8": "C"}
 _LETTERS["c16"] = "M"
 _CHUNK_BYTES = 4 << 20  # rows are packed and written about this many bytes at a time
+
+
+class FitsUnsupported(SampDataError):
+    """This table's columns have no FITS layout here (nothing was written)."""
 
 
 @dataclass
@@ -50,6 +54,8 @@ class _FitsColumn:
     source: Column
     values: Any  # what fills the cells: ndarray (text: bytes), or counts for the heap
     unit: str | None = None
+    ucd: str | None = None
+    description: str | None = None
     tnull: int | None = None
     tdim: str | None = None
     heap: Any = None  # variable-length: list of the rows' item arrays (None when null)
@@ -58,12 +64,12 @@ class _FitsColumn:
 def write_fits(table: Any, fh: BinaryIO) -> None:
     """Write an astropy Table/QTable (or a one-TABLE VOTableFile) to *fh* as FITS-plus.
 
-    Raises :class:`SampDataError` for a table this writer cannot represent (for
-    example one whose columns need astropy's own VOTable writer).
+    Raises :class:`FitsUnsupported` before writing anything for a table whose columns
+    need astropy's own VOTable writer, :class:`SampDataError` for other failures.
     """
     votable, columns = plan(table)
     if columns is None:
-        raise SampDataError(
+        raise FitsUnsupported(
             "cannot write this table as FITS: a column has no FITS equivalent; "
             "send it as a VOTable (format='votable')"
         )
@@ -129,11 +135,25 @@ def _ascii_text(col: Column) -> bool:
 
 
 def _fits_column(field: Any, col: Column) -> _FitsColumn:
+    fc = _layout(field, col)
+    fc.ucd = _plain(field.ucd)
+    fc.description = _plain(field.description)
+    return fc
+
+
+def _plain(text: Any) -> str | None:
+    """*text* as a header value: ASCII on one line, or None."""
+    if text is None:
+        return None
+    line = " ".join(str(text).split())
+    return line if line and line.isascii() else None
+
+
+def _layout(field: Any, col: Column) -> _FitsColumn:
     import numpy as np
 
     name = str(field.name).encode("ascii", "replace").decode("ascii")
-    unit = str(field.unit) if field.unit is not None else None
-    unit = unit if unit is not None and unit.isascii() else None
+    unit = _plain(field.unit)
     if col.kind == "text":
         encoded = _encode_text(col)
         width = max(1, encoded.dtype.itemsize)
@@ -145,10 +165,10 @@ def _fits_column(field: Any, col: Column) -> _FitsColumn:
         return _FitsColumn(name, f"{repeat}L", np.dtype(("u1", shape)), col, col.data, unit)
     letter = _LETTERS[np.dtype(col.base).str[1:]]
     if col.variable and col.data.dtype == object:
-        return _FitsColumn(name, f"P{letter}", np.dtype((">i4", 2)), col, None, unit, None, None)
+        return _FitsColumn(name, f"P{letter}", np.dtype((">i4", 2)), col, None, unit)
     tnull = _tnull(col) if col.mask is not None and letter in "BIJK" else None
     cell = np.dtype((col.base, shape))
-    return _FitsColumn(name, f"{repeat}{letter}", cell, col, col.data, unit, tnull, tdim)
+    return _FitsColumn(name, f"{repeat}{letter}", cell, col, col.data, unit, tnull=tnull, tdim=tdim)
 
 
 def _encode_text(col: Column) -> Any:
@@ -245,7 +265,13 @@ def _header(columns: list[_FitsColumn], nrows: int, heap: int, table_name: Any) 
     for i, fc in enumerate(columns, start=1):
         header[f"TTYPE{i}"] = fc.name
         header[f"TFORM{i}"] = fc.tform
-        for key, value in (("TUNIT", fc.unit), ("TNULL", fc.tnull), ("TDIM", fc.tdim)):
+        for key, value in (
+            ("TUNIT", fc.unit),
+            ("TNULL", fc.tnull),
+            ("TDIM", fc.tdim),
+            ("TUCD", fc.ucd),  # read by STIL's plain FITS reader (TOPCAT's table.load.fits)
+            ("TCOMM", fc.description),
+        ):
             if value is not None:
                 header[f"{key}{i}"] = value
     try:
