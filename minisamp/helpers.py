@@ -72,7 +72,7 @@ class Delivery:
     """Who got a message: ``accepted`` maps client id → result map, ``failed`` id → reason.
 
     ``url`` is the URL that was sent (for tables, the temporary file's); ``sent`` maps
-    each client id to the (MType, URL) it got when a table went in two formats."""
+    each recipient's id to the MType and URL it was sent (tables go in two formats)."""
 
     mtype: str
     url: str = ""
@@ -222,14 +222,15 @@ def send_table_to(
     base = _basename(name)
     fits = tables.prepare_table(table, _spool(conn), format="fits", basename=base)
     table_id = table_id or fits.url
-    delivery = Delivery(next(iter(groups)), fits.url)
+    calls = []
     for mtype, client_ids in groups.items():
         url = fits.url
         if mtype == VOTABLE:
             url = tables.prepare_table(table, _spool(conn), basename=base).url
         message = table_message(mtype, url, name, table_id)
-        _deliver(conn, message, client_ids, delivery, timeout)
-        delivery.sent.update(dict.fromkeys(client_ids, (mtype, url)))
+        calls += [(client_id, message) for client_id in client_ids]
+    delivery = Delivery(calls[0][1].mtype, fits.url)
+    _deliver(conn, calls, delivery, timeout)
     if strict:
         _report(conn, delivery, targeted=recipient is not None)
     return delivery
@@ -271,22 +272,23 @@ def send_and_wait(
             "or name the recipient with client_name="
         )
     delivery = Delivery(msg.mtype, str(msg.params.get("url", "")))
-    _deliver(conn, msg, recipients, delivery, timeout)
+    _deliver(conn, [(r, msg) for r in recipients], delivery, timeout)
     if strict:
         _report(conn, delivery, targeted=recipient is not None)
     return delivery
 
 
 def _deliver(
-    conn: Any, msg: Message, recipients: list[str], delivery: Delivery, timeout: float
+    conn: Any, calls: list[tuple[str, Message]], delivery: Delivery, timeout: float
 ) -> None:
-    """Call each recipient (in parallel) and record its answer in *delivery*."""
-    wire = msg.to_map()
+    """Make each (recipient, message) call, in parallel; record the answers in *delivery*."""
     seconds = str(max(1, round(timeout)))
+    delivery.sent.update((cid, (msg.mtype, str(msg.params.get("url", "")))) for cid, msg in calls)
 
-    def ask(client_id: str) -> None:
+    def ask(call: tuple[str, Message]) -> None:
+        client_id, msg = call
         try:
-            response = Response.from_map(conn.call_and_wait(client_id, wire, seconds))
+            response = Response.from_map(conn.call_and_wait(client_id, msg.to_map(), seconds))
         except SAMPHubError:
             raise  # the hub is gone: not a refusal by the recipient
         except SampError as exc:
@@ -297,13 +299,11 @@ def _deliver(
         else:
             delivery.failed[client_id] = response.errortxt or response.status
 
-    if len(recipients) == 1:
-        ask(recipients[0])
+    if len(calls) == 1:
+        ask(calls[0])
     else:
-        with ThreadPoolExecutor(
-            min(8, len(recipients)), thread_name_prefix="minisamp-send"
-        ) as pool:
-            list(pool.map(ask, recipients))
+        with ThreadPoolExecutor(min(8, len(calls)), thread_name_prefix="minisamp-send") as pool:
+            list(pool.map(ask, calls))
 
 
 def client_label(conn: Any, client_id: str) -> str:

@@ -101,17 +101,22 @@ def lossless(table: Any) -> bool:
 
 
 def estimated_bytes(table: Any) -> int:
-    """Roughly how many bytes *table*'s values take (8 per object cell), without copying."""
+    """Roughly how many bytes *table*'s values take (8 per object cell or mixin row)."""
     import numpy as np
 
-    arrays = []
+    arrays: list[Any] = []
     if hasattr(table, "columns") and hasattr(table, "colnames"):
-        arrays = [np.asarray(table[name]) for name in table.colnames]
+        arrays = [table[name] for name in table.colnames]
     elif hasattr(table, "iter_tables"):
         for element in table.iter_tables():
             array = np.ma.getdata(element.array)
             arrays += [array[name] for name in array.dtype.names or ()]
-    return sum(a.size * (8 if a.dtype.kind == "O" else a.dtype.itemsize) for a in arrays)
+    return sum(
+        a.size * (8 if a.dtype.kind == "O" else a.dtype.itemsize)
+        if isinstance(a, np.ndarray)
+        else 8 * len(a)
+        for a in arrays
+    )
 
 
 # --- columns ------------------------------------------------------------------------------
