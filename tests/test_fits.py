@@ -54,6 +54,7 @@ def every_kind(n: int = 7) -> Any:
     t["u4"] = rows.astype(np.uint32) + 4_000_000_000
     t["bvec"] = np.arange(n * 2).reshape(n, 2) % 3 == 0
     t["var"] = np.array([np.arange(i % 4, dtype=np.float32) for i in rows], dtype=object)
+    t["var"][3] = np.ma.array([1.0, 2.0, 3.0], mask=[False, True, False], dtype=np.float32)
     t["vs"] = np.array(["x" * (i % 5) for i in rows], dtype=object)
     return t
 
@@ -153,7 +154,8 @@ def assert_same_tables(got: Any, expected: Any) -> None:
             assert mask_a.tolist() == mask_b.tolist(), name
         for x, y, m in zip(a, b, mask_b, strict=True):
             if a.dtype == object:
-                assert np.array_equal(np.asarray(x), np.asarray(y)), name
+                x, y = np.asarray(np.ma.filled(x, np.nan)), np.asarray(np.ma.filled(y, np.nan))
+                assert np.array_equal(x, y, equal_nan=x.dtype.kind in "fc"), name
             elif not np.all(m):
                 assert np.array_equal(np.ma.getdata(x), np.ma.getdata(y)), name
 

@@ -38,6 +38,7 @@ __all__ = ["FitsUnsupported", "estimated_bytes", "lossless", "write_fits"]
 _LETTERS = {"u1": "B", "i2": "I", "i4": "J", "i8": "K", "f4": "E", "f8": "D", "c8": "C"}
 _LETTERS["c16"] = "M"
 _CHUNK_BYTES = 4 << 20  # rows are packed and written about this many bytes at a time
+_HEAP_ROWS = 10_000  # variable-length values joined per write
 
 
 class FitsUnsupported(SampDataError):
@@ -58,7 +59,7 @@ class _FitsColumn:
     description: str | None = None
     tnull: int | None = None
     tdim: str | None = None
-    heap: Any = None  # variable-length: list of the rows' item arrays (None when null)
+    heap: Any = None  # variable-length: the non-null rows' items, native byte order
 
 
 def write_fits(table: Any, fh: BinaryIO) -> None:
@@ -229,24 +230,25 @@ def _assign_heap(columns: list[_FitsColumn]) -> int:
     for fc in columns:
         if not fc.tform.startswith("P"):
             continue
-        col, itemsize = fc.source, np.dtype(fc.source.base).itemsize
+        col = fc.source
+        native = np.dtype(col.base).newbyteorder("=")  # big-endian only when written
         items: list[Any] = []
-        descriptors = np.zeros((len(col.data), 2), dtype=np.int64)
+        counts = np.zeros(len(col.data), dtype=np.int64)
         for row, value in enumerate(col.data):
             if value is None or (col.mask is not None and col.mask[row]):
-                items.append(None)
                 continue
-            arr = np.ma.getdata(value)
-            if col.fill is not None and np.ma.is_masked(value):
-                arr = np.where(np.ma.getmaskarray(value), col.fill, arr)
-            arr = np.asarray(arr, dtype=col.base).reshape(-1)
-            items.append(arr)
-            descriptors[row] = (arr.size, offset)
-            offset += arr.size * itemsize
+            if isinstance(value, np.ma.MaskedArray):  # masked items: as the VOTable path
+                value = value.data if col.fill is None else value.filled(col.fill)
+            items.append(np.asarray(value, dtype=native).reshape(-1))
+            counts[row] = items[-1].size
+        sizes = counts * native.itemsize
+        offsets = np.cumsum(sizes) - sizes + offset
+        offset += int(sizes.sum())
         if offset >= 1 << 31:
             raise SampDataError("variable-length arrays over 2 GiB: send this table as VOTable")
-        longest = int(descriptors[:, 0].max()) if len(descriptors) else 0
-        fc.tform, fc.heap, fc.values = f"{fc.tform}({longest})", items, descriptors
+        longest = int(counts.max()) if len(counts) else 0
+        fc.tform, fc.heap = f"{fc.tform}({longest})", items
+        fc.values = np.stack([counts, offsets], axis=1)
     return offset
 
 
@@ -331,10 +333,14 @@ def _broadcast(mask: Any, values: Any) -> Any:
 
 
 def _write_heap(columns: list[_FitsColumn], fh: BinaryIO) -> int:
+    """The variable-length columns' items, one column after another, big-endian."""
+    import numpy as np
+
     written = 0
     for fc in columns:
-        for items in fc.heap or ():
-            if items is not None and items.size:
-                fh.write(items.data)
-                written += items.nbytes
+        items = fc.heap or []
+        for start in range(0, len(items), _HEAP_ROWS):
+            block = np.concatenate(items[start : start + _HEAP_ROWS]).astype(fc.source.base)
+            fh.write(block.data)
+            written += block.nbytes
     return written
