@@ -4,14 +4,15 @@
     python -m bench --quick --output /tmp/b.md
     python -m bench --only import,connect --no-write
 
-Metrics, in order: import, connect, roundtrip, throughput, tables.  Each prints its
-tables as it finishes; at the end the report is written as markdown (one table per
-quantity, goals, notes, the machine and the command) and, if matplotlib is
-installed, a bar chart of how many times better minisamp is than each peer.
+Metrics, in order: import, connect, roundtrip, throughput, tables, fits_writer,
+topcat.  Each prints its tables as it finishes; at the end the report is written as
+markdown (one table per quantity, goals, notes, the machine and the command) and, if
+matplotlib is installed, a bar chart of how many times better minisamp is than each peer.
 
 Each metric is one module (``import_time``, ``connect``, ``roundtrip``,
-``hub_throughput``, ``table_send``) returning a :class:`~bench._common.MetricResult`;
-``--quick`` picks each module's tiny settings, ``--repeat`` its repetitions.
+``hub_throughput``, ``table_send``, and ``topcat_send`` for the last two) returning a
+:class:`~bench._common.MetricResult`; ``--quick`` picks each module's tiny settings,
+``--repeat`` its repetitions.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import connect, hub_throughput, import_time, roundtrip, table_send
+from . import connect, hub_throughput, import_time, roundtrip, table_send, topcat_send
 from ._common import (
     OURS,
     REPO_ROOT,
@@ -70,13 +71,13 @@ def _connect(options: Options) -> MetricResult:
     return connect.measure(repeat=options.repeat)
 
 
-def _by_settings(module: Any) -> MetricFn:
+def _by_settings(module: Any, function: str = "measure") -> MetricFn:
     """A metric module run with ``module.Settings.quick()``, or its defaults but ``repeat``."""
 
     def run(options: Options) -> MetricResult:
         settings_type = module.Settings
         settings = settings_type.quick() if options.quick else settings_type(repeat=options.repeat)
-        result: MetricResult = module.measure(settings)
+        result: MetricResult = getattr(module, function)(settings)
         return result
 
     return run
@@ -89,6 +90,8 @@ METRICS: dict[str, tuple[str, MetricFn]] = {
     "roundtrip": ("Round trip", _by_settings(roundtrip)),
     "throughput": ("Hub throughput", _by_settings(hub_throughput)),
     "tables": ("Tables", _by_settings(table_send)),
+    "fits_writer": ("FITS writer", _by_settings(topcat_send, "measure_writer")),
+    "topcat": ("Tables into TOPCAT", _by_settings(topcat_send)),
 }
 
 

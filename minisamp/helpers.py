@@ -70,12 +70,14 @@ TABLE_TIMEOUT = 10.0
 class Delivery:
     """Who got a message: ``accepted`` maps client id → result map, ``failed`` id → reason.
 
-    ``url`` is the URL that was sent (for tables, the temporary file's)."""
+    ``url`` is the URL that was sent (for tables, the temporary file's); ``sent`` maps
+    each recipient's id to the MType and URL it was sent (tables go in two formats)."""
 
     mtype: str
     url: str = ""
     accepted: dict[str, dict[str, Any]] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
+    sent: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.accepted)
@@ -130,11 +132,23 @@ def connection(
 
 
 @contextlib.contextmanager
-def accessible_table(table: Any) -> Iterator[str]:
-    """The ``file:`` URL of a private copy of *table* for the ``with`` block (as pyvo)."""
+def accessible_table(
+    table: Any,
+    *,
+    conn: Any = None,
+    client_name: str | None = None,
+    format: str | None = None,
+) -> Iterator[str]:
+    """The ``file:`` URL of a private copy of *table* for the ``with`` block (as pyvo):
+    FITS if *format* is "fits" or send_table_to would send FITS to *client_name*."""
     from . import tables
+    from .table_formats import recipients_by_mtype
 
-    with tables.accessible_table(table) as url:
+    if format is None:
+        recipient = None if conn is None else _target(conn, client_name)
+        fits = recipient is not None and recipients_by_mtype(conn, table, recipient)
+        format = "fits" if fits else "votable"
+    with tables.accessible_table(table, format=format) as url:
         yield url
 
 
@@ -178,7 +192,7 @@ def send_table_to(
     *,
     timeout: float = TABLE_TIMEOUT,
     table_id: str | None = None,
-    format: str = "votable",
+    format: str | None = None,
     strict: bool = True,
 ) -> Delivery:
     """Send *table* to the client called *client_name*, or to every subscribed client.
@@ -190,16 +204,37 @@ def send_table_to(
     raises only if nobody accepts (warning about those who failed).  The written file
     stays until the connection closes.  With ``strict=False`` nothing is raised for
     refusals: the returned :class:`Delivery` says who accepted and who failed.
+
+    *format* "votable" or "fits" holds for every recipient.  Left out, each gets a
+    VOTable (as pyvo), but a large table goes as FITS-plus to those that load FITS
+    (the rule: :mod:`minisamp.table_formats`); each format is written once.
     """
     from . import tables
+    from .table_formats import VOTABLE, recipients_by_mtype, table_message
 
-    if client_name is not None:
-        find_client_id(conn, client_name)  # fail before writing anything
-    prepared = tables.prepare_table(table, _spool(conn), format=format, basename=_basename(name))
-    params: dict[str, Any] = {"url": prepared.url, "name": name}
-    params["table-id"] = table_id or prepared.url
-    message = Message.create(prepared.mtype, params)
-    return send_and_wait(conn, message, client_name, timeout=timeout, strict=strict)
+    recipient = _target(conn, client_name)  # fail before writing anything
+    groups = recipients_by_mtype(conn, table, recipient) if format is None else {}
+    if not groups:
+        prepared = tables.prepare_table(
+            table, _spool(conn), format=format or "votable", basename=_basename(name)
+        )
+        message = table_message(prepared.mtype, prepared.url, name, table_id)
+        return send_and_wait(conn, message, client_name, timeout=timeout, strict=strict)
+    base = _basename(name)
+    fits = tables.prepare_table(table, _spool(conn), format="fits", basename=base)
+    table_id = table_id or fits.url
+    calls = []
+    for mtype, client_ids in groups.items():
+        url = fits.url
+        if mtype == VOTABLE:
+            url = tables.prepare_table(table, _spool(conn), basename=base).url
+        message = table_message(mtype, url, name, table_id)
+        calls += [(client_id, message) for client_id in client_ids]
+    delivery = Delivery(calls[0][1].mtype, fits.url)
+    _deliver(conn, calls, delivery, timeout)
+    if strict:
+        _report(conn, delivery, targeted=recipient is not None)
+    return delivery
 
 
 def _basename(name: str) -> str:
@@ -237,14 +272,24 @@ def send_and_wait(
             f"no SAMP client is subscribed to {msg.mtype}: start TOPCAT, Aladin or DS9, "
             "or name the recipient with client_name="
         )
-    url = str(msg.params.get("url", ""))
-    delivery = Delivery(msg.mtype, url)
-    wire = msg.to_map()
-    seconds = str(max(1, round(timeout)))
+    delivery = Delivery(msg.mtype, str(msg.params.get("url", "")))
+    _deliver(conn, [(r, msg) for r in recipients], delivery, timeout)
+    if strict:
+        _report(conn, delivery, targeted=recipient is not None)
+    return delivery
 
-    def ask(client_id: str) -> None:
+
+def _deliver(
+    conn: Any, calls: list[tuple[str, Message]], delivery: Delivery, timeout: float
+) -> None:
+    """Make each (recipient, message) call, in parallel; record the answers in *delivery*."""
+    seconds = str(max(1, round(timeout)))
+    delivery.sent.update((cid, (msg.mtype, str(msg.params.get("url", "")))) for cid, msg in calls)
+
+    def ask(call: tuple[str, Message]) -> None:
+        client_id, msg = call
         try:
-            response = Response.from_map(conn.call_and_wait(client_id, wire, seconds))
+            response = Response.from_map(conn.call_and_wait(client_id, msg.to_map(), seconds))
         except SAMPHubError:
             raise  # the hub is gone: not a refusal by the recipient
         except SampError as exc:
@@ -255,16 +300,11 @@ def send_and_wait(
         else:
             delivery.failed[client_id] = response.errortxt or response.status
 
-    if len(recipients) == 1:
-        ask(recipients[0])
+    if len(calls) == 1:
+        ask(calls[0])
     else:
-        with ThreadPoolExecutor(
-            min(8, len(recipients)), thread_name_prefix="minisamp-send"
-        ) as pool:
-            list(pool.map(ask, recipients))
-    if strict:
-        _report(conn, delivery, targeted=recipient is not None)
-    return delivery
+        with ThreadPoolExecutor(min(8, len(calls)), thread_name_prefix="minisamp-send") as pool:
+            list(pool.map(ask, calls))
 
 
 def client_label(conn: Any, client_id: str) -> str:

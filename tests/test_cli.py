@@ -128,6 +128,19 @@ def test_send_csv_is_converted_to_votable(
     assert samp_receiver.wait_for("table.load.votable").params["name"] == "t.csv"
 
 
+@pytest.mark.parametrize("mtype", [None, "table.load.votable"])
+def test_send_large_csv_goes_as_fits_unless_mtype_names_votable(
+    samp_hub: Hub, samp_receiver: Recorder, tmp_path: Path, mtype: str | None
+) -> None:
+    pytest.importorskip("astropy")
+    csv = tmp_path / "big.csv"  # 50,000 rows × 3 numbers: 1.2 MB of values, above 1 MB
+    csv.write_text("a,b,c\n" + "".join(f"{i}.5,{i}.25,{i}\n" for i in range(50_000)))
+    result = run("send", str(csv), "--to", "samp_receiver", *(["--mtype", mtype] if mtype else []))
+    assert result.returncode == 0, result.stderr
+    expected = mtype or "table.load.fits"  # samp_receiver takes every MType (a wildcard)
+    assert samp_receiver.wait_for(expected).params["name"] == "big.csv"
+
+
 def test_send_fits_image_uses_image_mtype(
     samp_hub: Hub, samp_receiver: Recorder, tmp_path: Path
 ) -> None:

@@ -31,6 +31,7 @@ ROLES = [
     ("minisamp.liveness", "shared"),
     ("minisamp.version", "shared"),
     ("minisamp.helpers", "user"),
+    ("minisamp.table_formats", "user"),
     ("minisamp.compat", "user"),
     ("minisamp.testing", "user"),
     ("minisamp.demo", "user"),

@@ -163,8 +163,10 @@ def cmd_send(args: argparse.Namespace) -> int:
                 from ..tables.files import _import_astropy_table
 
                 table = _import_astropy_table("converting").read(local)
+            # --mtype names the format; without it, large tables may go as FITS-plus
+            fmt = {"table.load.votable": "votable", "table.load.fits": "fits"}.get(args.mtype)
             delivery = helpers.send_table_to(
-                client, table, args.to, name, timeout=args.timeout, strict=False
+                client, table, args.to, name, timeout=args.timeout, strict=False, format=fmt
             )
         else:
             message = Message.create(mtype, {"url": url_for(target), "name": name})

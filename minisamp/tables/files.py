@@ -5,7 +5,9 @@ an existing VOTable/FITS file into a :class:`TableFile` (path, ``file:`` URL, MT
 :func:`accessible_table` is pyvo.samp's context manager of the same name, built on it.
 Written files are mode 0600 inside a 0700 directory from :func:`private_directory`.
 VOTables are written by :func:`minisamp.tables.votable.write_votable`, some 50 times
-faster than astropy's writer that pyvo uses.
+faster than astropy's writer that pyvo uses; FITS as FITS-plus by
+:func:`minisamp.tables.fits.write_fits`.  :func:`fits_worthwhile` says when a table is
+better sent as FITS (big, and nothing lost): the rule the helpers apply per recipient.
 
 Receiving: :func:`read_table` and :func:`read_image` load what a ``table.load.*`` or
 ``image.load.fits`` message points to, from a ``file:`` or ``http(s):`` URL.
@@ -39,6 +41,8 @@ from ..errors import (
     SampDataError,
     TransportError,
 )
+from .fits import FitsUnsupported, estimated_bytes, lossless, write_fits
+from .fitsplus import is_fitsplus, read_fitsplus
 from .votable import write_votable
 
 if TYPE_CHECKING:
@@ -46,8 +50,10 @@ if TYPE_CHECKING:
     from astropy.table import Table
 
 __all__ = [
+    "FITS_MIN_BYTES",
     "TableFile",
     "accessible_table",
+    "fits_worthwhile",
     "make_private_directory",
     "prepare_table",
     "private_directory",
@@ -62,6 +68,9 @@ logger = logging.getLogger(__name__)
 _MTYPES = {"votable": "table.load.votable", "fits": "table.load.fits"}
 _SUFFIXES = {"votable": ".xml", "fits": ".fits"}
 _SNIFF_BYTES = 4096
+#: Tables with at least this many bytes of values go as FITS to a recipient that takes
+#: FITS: below it, both formats load in TOPCAT within noise (docs/benchmarks.md).
+FITS_MIN_BYTES = 1_000_000
 _ACCEPTED = (
     "an astropy Table or QTable, an astropy VOTableFile, or the path (str or os.PathLike) "
     "of an existing VOTable or FITS file"
@@ -140,6 +149,19 @@ def _process_exists(pid: int) -> bool:
     return True
 
 
+def fits_worthwhile(table: Any) -> bool:
+    """Whether *table* loads faster as FITS-plus and loses nothing that way.
+
+    True for an astropy Table (or a one-TABLE VOTableFile) holding at least
+    :data:`FITS_MIN_BYTES` of values, all of which FITS carries exactly for STIL-based
+    readers (no non-ASCII text).  A path to an existing file is sent as it is: False.
+    """
+    if isinstance(table, (str, os.PathLike)):
+        return False
+    _check_table_type(table)
+    return estimated_bytes(table) >= FITS_MIN_BYTES and lossless(table)
+
+
 @contextlib.contextmanager
 def private_directory() -> Iterator[Path]:
     """A new directory only this user can read (0700), removed with its files on exit."""
@@ -198,8 +220,9 @@ def accessible_table(table: Any, *, format: str = "votable") -> Iterator[str]:
 def read_table(url: str, *, timeout: float = 30.0) -> Table:
     """Read the VOTable or FITS table at a ``file:`` or ``http(s):`` URL (content sniffed).
 
-    Raises :class:`TransportError` when it cannot be fetched, :class:`PeerProtocolError`
-    when what is there is not a readable table.
+    A FITS-plus file comes back with its VOTable metadata, as the same table sent as a
+    VOTable would.  Raises :class:`TransportError` when it cannot be fetched,
+    :class:`PeerProtocolError` when what is there is not a readable table.
     """
     Table = _import_astropy_table()
     data = _fetch(url, timeout)
@@ -208,6 +231,8 @@ def read_table(url: str, *, timeout: float = 30.0) -> Table:
         raise PeerProtocolError(f"{url} is neither a VOTable nor a FITS file")
     fmt = "votable" if kind == "votable" else "fits"
     try:
+        if kind == "fits" and is_fitsplus(data[:_SNIFF_BYTES]):
+            return read_fitsplus(data)
         return Table.read(io.BytesIO(data), format=fmt)
     except Exception as exc:
         raise PeerProtocolError(f"cannot read the {kind} table at {url}: {exc}") from exc
@@ -264,8 +289,14 @@ def _existing_file(path: Path) -> TableFile:
 
 
 def _write_fits(table: Any, fh: Any) -> None:
+    """FITS-plus, or astropy's plain FITS for what our writer cannot lay out."""
     from astropy.io.votable.tree import VOTableFile
 
+    try:
+        write_fits(table, fh)
+        return
+    except FitsUnsupported as exc:
+        logger.debug("astropy writes this FITS table: %s", exc)
     if isinstance(table, VOTableFile):
         table = table.get_first_table().to_table()
     try:

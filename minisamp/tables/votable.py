@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from astropy.io.votable.tree import TableElement, VOTableFile
     from astropy.table import Table
 
-__all__ = ["write_votable"]
+__all__ = ["plan", "write_votable"]
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +89,21 @@ def write_votable(table: Any, destination: str | os.PathLike[str] | BinaryIO) ->
         finally:
             text.flush()
             text.detach()
+
+
+def plan(table: Any) -> tuple[VOTableFile, list[Column] | None]:
+    """*table*'s VOTable metadata and how each column of its (only) TABLE is encoded.
+
+    For a Table the VOTableFile holds at most one row, never written as data.  Columns
+    are None where astropy's own writer is needed (or a VOTableFile has several tables).
+    :mod:`minisamp.tables.fits` writes the same columns as FITS.
+    """
+    votable, columns = _to_votable(table)
+    tables = list(votable.iter_tables())
+    if columns is None and table is votable and len(tables) == 1 and len(tables[0].array):
+        with contextlib.suppress(_Unsupported):
+            columns = _plan_element(tables[0])
+    return votable, columns
 
 
 def _import_astropy() -> Any:
