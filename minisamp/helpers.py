@@ -9,9 +9,15 @@
 What is better than pyvo's (and documented in the migration guide): broadcasting a
 table reaches exactly the clients subscribed to ``table.load.votable`` and reports
 who accepted; a ``samp.error`` answer raises an error naming the recipient; client
-names also match case-insensitively and an unknown name lists who is there; tables
-are written fast, privately, under a correct ``file:`` URL, and removed only when the
-connection closes.  Astropy is imported only when a table is actually handled.
+names also match ignoring case or by a unique part (``"ds9"`` finds ``SAOImageDS9``)
+and an unknown name lists who is there; tables are written fast, privately, under a
+correct ``file:`` URL, and removed only when the connection closes.  Astropy is
+imported only when a table is actually handled.
+
+Every sending helper follows one rule, checked before anything is written or sent
+(:mod:`minisamp.recipients`): a broadcast nobody is subscribed to warns
+(:class:`~minisamp.errors.SAMPWarning`) and sends nothing; a named recipient that is not
+subscribed raises :class:`~minisamp.errors.SAMPProxyError` listing its subscriptions.
 """
 
 from __future__ import annotations
@@ -30,8 +36,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .compat import SAMPIntegratedClient
+from .datatypes import samp_text
 from .errors import (
-    ClientNotFoundError,
     SAMPClientError,
     SampError,
     SAMPHubError,
@@ -40,6 +46,8 @@ from .errors import (
     SAMPWarning,
 )
 from .messages import Message, Response
+from .recipients import client_label, find_client_id
+from .recipients import recipients as _recipients
 
 if TYPE_CHECKING:
     from astropy.io.fits import HDUList
@@ -137,35 +145,6 @@ def accessible_table(table: Any) -> Iterator[str]:
         yield url
 
 
-# -- finding clients ----------------------------------------------------------------------
-
-
-def find_client_id(conn: Any, name: str) -> str:
-    """The public id of the client whose ``samp.name`` is *name*.
-
-    An exact match wins, else a case-insensitive one.  Raises
-    :class:`~minisamp.errors.ClientNotFoundError` (a ``KeyError``, as pyvo) listing the
-    names that are registered.
-    """
-    finder = getattr(conn, "find_client_id", None)
-    if callable(finder):
-        return str(finder(name))
-    names = {
-        cid: str(conn.get_metadata(cid).get("samp.name", ""))
-        for cid in conn.get_registered_clients()
-    }
-    for exact in (True, False):
-        for cid, cname in names.items():
-            if cname == name if exact else cname.casefold() == name.casefold():
-                return str(cid)
-    listed = ", ".join(sorted(repr(n) for n in names.values() if n)) or "none"
-    raise ClientNotFoundError(f"no SAMP client is called {name!r}; registered: {listed}")
-
-
-def _target(conn: Any, client_name: str | None) -> str | None:
-    return None if client_name is None else find_client_id(conn, client_name)
-
-
 # -- sending ------------------------------------------------------------------------------
 
 
@@ -189,21 +168,37 @@ def send_table_to(
     raises only if nobody accepts (warning about those who failed).  The written file
     stays until the connection closes.  With ``strict=False`` nothing is raised for
     refusals: the returned :class:`Delivery` says who accepted and who failed.
+
+    *name* may be any Unicode: a VOTable we write keeps it exactly as its table's
+    name, and the SAMP ``name`` parameter (ASCII only) carries
+    :func:`~minisamp.datatypes.samp_text`'s rendering of it (``\\uXXXX`` escapes).
+    Everything that can be refused (recipient, subscription, parameters) is checked
+    before the table is written.
     """
     from . import tables
 
-    if client_name is not None:
-        find_client_id(conn, client_name)  # fail before writing anything
-    prepared = tables.prepare_table(table, _spool(conn), format=format, basename=_basename(name))
-    params: dict[str, Any] = {"url": prepared.url, "name": name}
-    params["table-id"] = table_id or prepared.url
+    mtype = tables.table_mtype(table, format)
+    label = samp_text(name)
+    probe = {"url": "file:///", "name": label, "table-id": table_id or "x"}
+    Message.create(mtype, probe)  # refuse bad parameters before writing anything
+    targets = _recipients(conn, mtype, client_name, stacklevel=3)
+    if not targets:
+        return Delivery(mtype)
+    prepared = tables.prepare_table(
+        table,
+        _spool(conn),
+        format=format,
+        basename=_basename(name),
+        table_name=None if label == name else name,
+    )
+    params = {"url": prepared.url, "name": label, "table-id": table_id or prepared.url}
     message = Message.create(prepared.mtype, params)
-    return send_and_wait(conn, message, client_name, timeout=timeout, strict=strict)
+    return _call_each(conn, message, targets, client_name is not None, timeout, strict)
 
 
 def _basename(name: str) -> str:
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[:40].strip("_")
-    return f"{safe or 'table'}-{next(_counter)}"
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in name)
+    return f"{safe[:40].strip('_') or 'table'}-{next(_counter)}"
 
 
 _counter = iter(range(1, 1 << 62))
@@ -222,20 +217,25 @@ def send_and_wait(
 
     With *strict*, a targeted ``samp.error`` answer raises
     :class:`~minisamp.errors.SampResponseError` naming the recipient, and so does a
-    broadcast nobody accepts (a partial failure only warns).  If the hub goes away
-    meanwhile, :class:`~minisamp.errors.HubGoneError` is raised, whatever *strict*.
-    Works on a send-only connection too (it uses the hub's ``callAndWait``).
+    broadcast nobody accepts (a partial failure only warns).  A broadcast nobody is
+    subscribed to warns and returns an empty :class:`Delivery` (the module's rule).  If
+    the hub goes away meanwhile, :class:`~minisamp.errors.HubGoneError` is raised,
+    whatever *strict*.  Works on a send-only connection too (it uses the hub's
+    ``callAndWait``).
     """
     msg = Message.from_user(message)
-    recipient = _target(conn, client_name)
-    recipients = (
-        [recipient] if recipient is not None else list(conn.get_subscribed_clients(msg.mtype))
-    )
-    if not recipients:
-        raise SAMPClientError(
-            f"no SAMP client is subscribed to {msg.mtype}: start TOPCAT, Aladin or DS9, "
-            "or name the recipient with client_name="
-        )
+    targets = _recipients(conn, msg.mtype, client_name, stacklevel=3)
+    return _call_each(conn, msg, targets, client_name is not None, timeout, strict)
+
+
+def _call_each(
+    conn: Any,
+    msg: Message,
+    recipients: list[str],
+    targeted: bool,
+    timeout: float,
+    strict: bool,
+) -> Delivery:
     url = str(msg.params.get("url", ""))
     delivery = Delivery(msg.mtype, url)
     wire = msg.to_map()
@@ -256,23 +256,14 @@ def send_and_wait(
 
     if len(recipients) == 1:
         ask(recipients[0])
-    else:
+    elif recipients:
         with ThreadPoolExecutor(
             min(8, len(recipients)), thread_name_prefix="minisamp-send"
         ) as pool:
             list(pool.map(ask, recipients))
     if strict:
-        _report(conn, delivery, targeted=recipient is not None)
+        _report(conn, delivery, targeted=targeted)
     return delivery
-
-
-def client_label(conn: Any, client_id: str) -> str:
-    """``"name (id)"`` for a client, or just its id if it has no name."""
-    try:
-        name = conn.get_metadata(client_id).get("samp.name")
-    except SampError:
-        name = None
-    return f"{name} ({client_id})" if name else client_id
 
 
 def _report(conn: Any, delivery: Delivery, *, targeted: bool) -> None:
@@ -300,15 +291,34 @@ def send_product_to(
 ) -> list[str]:
     """Notify the client called *client_name* (or every subscribed client) to load *url*.
 
-    Returns the ids of the clients notified (pyvo returns None).
+    Returns the ids of the clients notified (pyvo returns None); follows the module's
+    rule when nobody is subscribed.  *name* may be any Unicode (sent as
+    :func:`~minisamp.datatypes.samp_text` renders it).
     """
-    params = {"url": url, "name": name, **dict(extra_params or {})}
-    message = Message.create(mtype, params).to_map()
-    recipient = _target(conn, client_name)
-    if recipient is None:
-        return list(conn.notify_all(message))
-    conn.notify(recipient, message)
-    return [recipient]
+    return _product(conn, url, mtype, client_name, name, extra_params)
+
+
+def _product(
+    conn: Any,
+    url: str,
+    mtype: str,
+    client_name: str | None,
+    name: str,
+    extra_params: Mapping[str, Any] | None,
+) -> list[str]:
+    params = {"url": url, "name": samp_text(name), **dict(extra_params or {})}
+    return _notify(conn, Message.create(mtype, params), client_name, stacklevel=5)
+
+
+def _notify(conn: Any, message: Message, client_name: str | None, stacklevel: int) -> list[str]:
+    """Notify whom the rule says; *stacklevel* of its warning counts this function as 2."""
+    targets = _recipients(conn, message.mtype, client_name, stacklevel=stacklevel)
+    if not targets:
+        return []
+    if client_name is None:
+        return [str(c) for c in conn.notify_all(message.to_map())]
+    conn.notify(targets[0], message.to_map())
+    return targets
 
 
 def send_spectrum_to(
@@ -324,9 +334,7 @@ def send_spectrum_to(
     extra: dict[str, Any] = {"meta": dict(meta or {})}
     if spectrum_id is not None:
         extra["spectrum-id"] = spectrum_id
-    return send_product_to(
-        conn, url, "spectrum.load.ssa-generic", client_name, name, extra_params=extra
-    )
+    return _product(conn, url, "spectrum.load.ssa-generic", client_name, name, extra)
 
 
 def send_image_to(
@@ -339,19 +347,15 @@ def send_image_to(
 ) -> list[str]:
     """Send a FITS image URL (``image.load.fits``)."""
     extra = {} if image_id is None else {"image-id": image_id}
-    return send_product_to(conn, url, "image.load.fits", client_name, name, extra_params=extra)
+    return _product(conn, url, "image.load.fits", client_name, name, extra)
 
 
 def point_at(conn: Any, ra: float, dec: float, client_name: str | None = None) -> list[str]:
     """Ask the client called *client_name* (or everyone) to look at (ra, dec) in degrees."""
     if not (0.0 <= ra <= 360.0 and -90.0 <= dec <= 90.0):
         raise SampError(f"({ra}, {dec}) is not a sky position in degrees (0<=ra<=360, |dec|<=90)")
-    message = Message.create("coord.pointAt.sky", {"ra": float(ra), "dec": float(dec)}).to_map()
-    recipient = _target(conn, client_name)
-    if recipient is None:
-        return list(conn.notify_all(message))
-    conn.notify(recipient, message)
-    return [recipient]
+    message = Message.create("coord.pointAt.sky", {"ra": float(ra), "dec": float(dec)})
+    return _notify(conn, message, client_name, stacklevel=4)
 
 
 # -- receiving ----------------------------------------------------------------------------

@@ -30,6 +30,7 @@ ROLES = [
     ("minisamp.lockfile", "shared"),
     ("minisamp.version", "shared"),
     ("minisamp.helpers", "user"),
+    ("minisamp.recipients", "user"),
     ("minisamp.compat", "user"),
     ("minisamp.testing", "user"),
     ("minisamp.demo", "user"),

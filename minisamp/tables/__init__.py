@@ -18,6 +18,7 @@ from .files import (
     private_directory,
     read_image,
     read_table,
+    table_mtype,
     write_votable,
 )
 
@@ -28,5 +29,6 @@ __all__ = [
     "private_directory",
     "read_image",
     "read_table",
+    "table_mtype",
     "write_votable",
 ]
