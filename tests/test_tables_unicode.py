@@ -20,7 +20,6 @@ from astropy.io.votable import parse
 from astropy.table import MaskedColumn, Table
 
 from minisamp import tables
-from minisamp.datatypes import samp_text
 from minisamp.tables import votable as votable_writer
 
 pytestmark = pytest.mark.timeout(120)
@@ -131,6 +130,8 @@ def test_the_table_name_is_written_exactly() -> None:
 
 def test_samp_text_is_ascii_and_faithful() -> None:
     import codecs
+
+    from minisamp.datatypes import samp_text
 
     name = f"Ångström ✓ {EMOJI}"
     text = samp_text(name)

@@ -152,6 +152,7 @@ class HubService(Registry):
         with self._lock:
             sender = self.client(private_key)
             recipient = self._recipient(sender, recipient_id, mtype)
+            _log("notify", sender, [recipient], mtype)
             self._send(recipient, "receiveNotification", (sender.public_id, message))
         return ""
 
@@ -161,6 +162,7 @@ class HubService(Registry):
         with self._lock:
             sender = self.client(private_key)
             recipients = self._recipients(sender, mtype)
+            _log("notifyAll", sender, recipients, mtype)
             for recipient in recipients:
                 self._send(recipient, "receiveNotification", (sender.public_id, message))
         return [r.public_id for r in recipients]
@@ -172,6 +174,7 @@ class HubService(Registry):
         with self._lock:
             sender = self.client(private_key)
             recipient = self._recipient(sender, recipient_id, mtype)
+            _log("call", sender, [recipient], mtype)
             return self._call(sender, recipient, tag, message, None)
 
     def call_all(self, private_key: Any, tag: Any, message: Any) -> dict[str, SampValue]:
@@ -180,10 +183,9 @@ class HubService(Registry):
         mtype = mtype_of(message)
         with self._lock:
             sender = self.client(private_key)
-            return {
-                r.public_id: self._call(sender, r, tag, message, None)
-                for r in self._recipients(sender, mtype)
-            }
+            recipients = self._recipients(sender, mtype)
+            _log("callAll", sender, recipients, mtype)
+            return {r.public_id: self._call(sender, r, tag, message, None) for r in recipients}
 
     def call_and_wait(
         self, private_key: Any, recipient_id: Any, message: Any, timeout: Any
@@ -200,6 +202,7 @@ class HubService(Registry):
         with self._lock:
             sender = self.client(private_key)
             recipient = self._recipient(sender, recipient_id, mtype)
+            _log("callAndWait", sender, [recipient], mtype, f"timeout {seconds:g} s")
             msg_id = self._call(sender, recipient, None, message, waiter)
         if not waiter.event.wait(seconds):
             with self._lock:
@@ -249,6 +252,12 @@ class HubService(Registry):
             if pending.recipient_id != replier.public_id:
                 raise fault(FAULT_GENERAL, f"msg-id {msg_id!r} was not sent to you")
             del self._pending[msg_id]
+            if logger.isEnabledFor(logging.INFO):
+                status = response.get("samp.status", "?")
+                elapsed = 1000 * (time.monotonic() - pending.sent_at)
+                sender = self._by_id.get(pending.sender_id)
+                to = _who(sender) if sender is not None else pending.sender_id
+                logger.info("reply %s -> %s: %s after %.0f ms", _who(replier), to, status, elapsed)
             self._answer(pending, response)
         return ""
 
@@ -331,6 +340,23 @@ class HubService(Registry):
                 if pending.waiter is not None:
                     pending.waiter.fail("the hub is shutting down")
             self._pending.clear()
+
+
+def _who(record: ClientRecord) -> str:
+    name = record.metadata.get("samp.name")
+    if not isinstance(name, str):
+        return record.public_id
+    return f"{record.public_id} ({' '.join(name.split())[:60]})"  # one line, whatever it says
+
+
+def _log(
+    method: str, sender: ClientRecord, recipients: list[ClientRecord], mtype: str, extra: str = ""
+) -> None:
+    """One INFO line per message: what, from whom, to whom (``minisamp hub -v``)."""
+    if logger.isEnabledFor(logging.INFO):
+        to = ", ".join(_who(r) for r in recipients) or "nobody"
+        tail = f", {extra}" if extra else ""
+        logger.info("%s %s: %s -> %s%s", method, mtype, _who(sender), to, tail)
 
 
 def _error_response(text: str) -> dict[str, SampValue]:

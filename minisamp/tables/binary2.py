@@ -205,23 +205,24 @@ def utf16_units(codes: Any) -> Any:
     """Rows of character codes (uint32, (n, width)) as rows of UTF-16 code units.
 
     Characters beyond U+FFFF become surrogate pairs, so a row may grow; rows keep
-    their trailing zeros (padding).  Returned unchanged when there are none.
+    their trailing zeros (padding).  Returned unchanged when there are none.  The
+    codec does the encoding (in C); numpy only lays each row out again.
     """
     import numpy as np
 
-    astral = codes >= 0x10000
-    if not astral.any():
+    extra = (codes >= 0x10000).sum(axis=1)  # one more unit per character beyond U+FFFF
+    if not extra.any():
         return codes
     n, width = codes.shape
-    offset = codes - 0x10000
-    high = np.where(astral, 0xD800 + (offset >> 10), codes)
-    low = np.where(astral, 0xDC00 + (offset & 0x3FF), 0)
-    units = np.stack([high, low], axis=2).reshape(n, 2 * width)
-    keep = np.stack([np.ones_like(astral), astral], axis=2).reshape(n, 2 * width)
-    position = np.cumsum(keep, axis=1) - 1
-    out = np.zeros((n, int(position[:, -1].max()) + 1), dtype=codes.dtype)
-    rows = np.broadcast_to(np.arange(n)[:, None], keep.shape)
-    out[rows[keep], position[keep]] = units[keep]
+    text = np.ascontiguousarray(codes, dtype="<u4").tobytes().decode("utf-32-le")
+    units = np.frombuffer(text.encode("utf-16-le"), dtype="<u2")  # row r: width + extra[r]
+    per_row = width + extra
+    starts = np.zeros(n, dtype=np.int64)
+    np.cumsum(per_row[:-1], out=starts[1:])
+    row = np.repeat(np.arange(n), per_row)
+    out_width = width + int(extra.max())
+    out = np.zeros((n, out_width), dtype=codes.dtype)
+    out.reshape(-1)[row * out_width + np.arange(units.size) - starts[row]] = units
     return out
 
 
