@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -61,20 +60,6 @@ def test_beyond_the_bmp_across_many_chunks(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(votable_writer, "_CHUNK_BYTES", 11)  # rows split across chunks
     back = read_back(written(Table({"s": values, "o": values.astype(object)})))
     assert back["s"].tolist() == values.tolist() == back["o"].tolist()
-
-
-def test_an_emoji_costs_no_more_than_other_unicode() -> None:
-    n = 100_000
-    bmp = Table({"name": np.array([f"Bételgeuse {i}" for i in range(n)]), "i": np.arange(n)})
-    astral = Table({"name": np.array([f"Bételgeuse {EMOJI} {i}" for i in range(n)]), "i": bmp["i"]})
-    timings = []
-    for table in (bmp, astral):
-        started = time.perf_counter()
-        xml = written(table)
-        timings.append(time.perf_counter() - started)
-        assert b"<BINARY2>" in xml
-    # astropy's TABLEDATA fallback took over 100 times longer; allow a loaded machine 10x
-    assert timings[1] < 10 * timings[0] + 0.5, timings
 
 
 def test_votablefile_unicodechar_field_with_emoji_is_written_fast() -> None:

@@ -172,7 +172,10 @@ def _labels(client: Client) -> dict[str, str]:
 def _print_delivery(client: Client, delivery: helpers.Delivery, labels: dict[str, str]) -> int:
     if not delivery.accepted and not delivery.failed:
         return _nobody(delivery.mtype)
-    present = set(client.get_registered_clients())
+    try:
+        present = set(client.get_registered_clients())
+    except SampError:  # the hub is going: say what we know
+        present = set(delivery.accepted)
     for client_id, result in delivery.accepted.items():
         extra = f" {json.dumps(result)}" if result else ""
         gone = "" if client_id in present else " (and it has unregistered since)"
@@ -250,10 +253,10 @@ def cmd_message(args: argparse.Namespace) -> int:
                 recipient = client.find_client_id(args.to)
                 client.notify(recipient, message.to_map())
                 sent = [recipient]
-            _print(
-                f"notified: {', '.join(helpers.client_label(client, c) for c in sent) or 'nobody'}"
-            )
-            return EXIT_OK if sent else EXIT_REFUSED
+            if not sent:
+                return _nobody(message.mtype)
+            _print(f"notified: {', '.join(_label(client, c, labels) for c in sent)}")
+            return EXIT_OK
         delivery = helpers.send_and_wait(client, message, args.to, timeout=args.wait, strict=False)
         return _print_delivery(client, delivery, labels)
 
