@@ -200,12 +200,13 @@ def cmd_send(args: argparse.Namespace) -> int:
     if mtype is None:
         raise SampError(f"cannot tell what {target} is: give --mtype (e.g. table.load.votable)")
     name = args.name or (local.name if is_file else target.rsplit("/", 1)[-1])
+    is_table = is_file and mtype.startswith("table.load.") and mtype != "table.load.cdf"
     table: Any = local
-    if is_file and local.suffix.lower() in ASTROPY_TABLE_SUFFIXES and mtype == "table.load.votable":
-        table = _read_table_file(local)
+    if is_table and local.suffix.lower() in ASTROPY_TABLE_SUFFIXES:
+        table = _read_table_file(local)  # before connecting: an unreadable file is one error
     with _client(args, "minisamp send") as client, _reporting_nobody():
         labels = _labels(client)
-        if is_file and mtype.startswith("table.load.") and mtype != "table.load.cdf":
+        if is_table:
             delivery = helpers.send_table_to(
                 client, table, args.to, name, timeout=args.timeout, strict=False
             )
