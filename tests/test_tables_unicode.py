@@ -93,6 +93,15 @@ def test_no_warnings_for_deprecated_vounits_or_names_that_are_not_ids() -> None:
     assert 'unit="Angstrom"' in text
 
 
+def test_column_names_are_kept_whatever_they_are() -> None:
+    names = ["x", "c0", "c1", "c_0", "a b", "é"]
+    table = Table({name: [i] for i, name in enumerate(names)})
+    xml = written(table)
+    assert [f.name for f in parse(io.BytesIO(xml)).get_first_table().fields] == names
+    back = Table.read(io.BytesIO(xml), format="votable", use_names_over_ids=True)
+    assert back.colnames == names and [back[n][0] for n in names] == list(range(len(names)))
+
+
 def test_a_votablefile_is_left_as_it_was() -> None:
     from astropy.io.votable import from_table
 

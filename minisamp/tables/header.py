@@ -2,8 +2,8 @@
 
 :func:`header_from_table` builds the VOTableFile for a Table as astropy's
 ``VOTableFile.from_table`` does, but without the warnings the caller did not cause
-(astropy's W03 when it derives an XML ID from a table or column name: the IDs are
-derived all the same, quietly).
+(astropy's W03 when it derives an XML ID from a table or column name; the IDs are the
+same, derived quietly).
 :func:`writing_as` is worn while a VOTableFile is written: it names its first table
 (the exact, possibly non-ASCII name a table is sent under) and writes each unit in
 VOUnit syntax, as VOTable 1.4 asks, without astropy's notices that VOUnit deprecates
@@ -46,13 +46,16 @@ def header_from_table(table: Table) -> VOTableFile:
     votable._get_version_checks = lambda: dict(checks)  # the TABLE's config: quiet
     names = table.colnames
     placeholders = table.copy(copy_data=False)  # FIELDs derive IDs from names, loudly
-    placeholders.rename_columns(names, [f"c{i}" for i in range(len(names))])
+    prefix = "c"
+    while any(name.startswith(prefix) for name in names):  # renamed one by one: no clash
+        prefix += "_"
+    placeholders.rename_columns(names, [f"{prefix}{i}" for i in range(len(names))])
     try:
         element = TableElement.from_table(votable, placeholders)
     except (TypeError, ValueError, IndexError) as exc:
         raise SampDataError(f"cannot write this table as a VOTable: {exc}") from exc
     for field, name in zip(element.fields, names, strict=True):
-        field.name, field.ID = name, fix_id(name)
+        field.name, field.ID = name, fix_id(name)  # the ID astropy would derive
     resource = Resource()
     resource.tables.append(element)
     votable.resources.append(resource)
