@@ -152,8 +152,8 @@ class HubService(Registry):
         with self._lock:
             sender = self.client(private_key)
             recipient = self._recipient(sender, recipient_id, mtype)
-            _log("notify", sender, [recipient], mtype)
             self._send(recipient, "receiveNotification", (sender.public_id, message))
+        _log("notify", sender, [recipient], mtype)  # outside the lock: stderr may block
         return ""
 
     def notify_all(self, private_key: Any, message: Any) -> list[SampValue]:
@@ -162,9 +162,9 @@ class HubService(Registry):
         with self._lock:
             sender = self.client(private_key)
             recipients = self._recipients(sender, mtype)
-            _log("notifyAll", sender, recipients, mtype)
             for recipient in recipients:
                 self._send(recipient, "receiveNotification", (sender.public_id, message))
+        _log("notifyAll", sender, recipients, mtype)
         return [r.public_id for r in recipients]
 
     def call(self, private_key: Any, recipient_id: Any, tag: Any, message: Any) -> str:
@@ -174,8 +174,9 @@ class HubService(Registry):
         with self._lock:
             sender = self.client(private_key)
             recipient = self._recipient(sender, recipient_id, mtype)
-            _log("call", sender, [recipient], mtype)
-            return self._call(sender, recipient, tag, message, None)
+            msg_id = self._call(sender, recipient, tag, message, None)
+        _log("call", sender, [recipient], mtype)
+        return msg_id
 
     def call_all(self, private_key: Any, tag: Any, message: Any) -> dict[str, SampValue]:
         """Send a call to every subscribed client but the sender."""
@@ -184,8 +185,11 @@ class HubService(Registry):
         with self._lock:
             sender = self.client(private_key)
             recipients = self._recipients(sender, mtype)
-            _log("callAll", sender, recipients, mtype)
-            return {r.public_id: self._call(sender, r, tag, message, None) for r in recipients}
+            ids: dict[str, SampValue] = {
+                r.public_id: self._call(sender, r, tag, message, None) for r in recipients
+            }
+        _log("callAll", sender, recipients, mtype)
+        return ids
 
     def call_and_wait(
         self, private_key: Any, recipient_id: Any, message: Any, timeout: Any
@@ -202,8 +206,8 @@ class HubService(Registry):
         with self._lock:
             sender = self.client(private_key)
             recipient = self._recipient(sender, recipient_id, mtype)
-            _log("callAndWait", sender, [recipient], mtype, f"timeout {seconds:g} s")
             msg_id = self._call(sender, recipient, None, message, waiter)
+        _log("callAndWait", sender, [recipient], mtype, f"timeout {seconds:g} s")
         if not waiter.event.wait(seconds):
             with self._lock:
                 if self._pending.pop(msg_id, None) is not None:
@@ -252,13 +256,13 @@ class HubService(Registry):
             if pending.recipient_id != replier.public_id:
                 raise fault(FAULT_GENERAL, f"msg-id {msg_id!r} was not sent to you")
             del self._pending[msg_id]
-            if logger.isEnabledFor(logging.INFO):
-                status = response.get("samp.status", "?")
-                elapsed = 1000 * (time.monotonic() - pending.sent_at)
-                sender = self._by_id.get(pending.sender_id)
-                to = _who(sender) if sender is not None else pending.sender_id
-                logger.info("reply %s -> %s: %s after %.0f ms", _who(replier), to, status, elapsed)
             self._answer(pending, response)
+            sender = self._by_id.get(pending.sender_id)
+        if logger.isEnabledFor(logging.INFO):
+            to = _who(sender) if sender is not None else pending.sender_id
+            elapsed = 1000 * (time.monotonic() - pending.sent_at)
+            status = response.get("samp.status", "?")
+            logger.info("reply %s -> %s: %s after %.0f ms", _who(replier), to, status, elapsed)
         return ""
 
     def _answer(self, pending: PendingCall, response: dict[str, SampValue]) -> None:
