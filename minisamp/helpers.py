@@ -366,7 +366,8 @@ def receive_table(conn: Any, timeout: float | None = 60.0) -> Table:
 
     Downloads it, acknowledges the call (or answers ``samp.error`` if it cannot be
     read), and returns an astropy Table whose ``meta`` holds the sender's ``name``,
-    ``table-id``, ``url`` and ``sender-id``.  Raises
+    ``table-id``, ``url`` and ``sender-id`` (``name`` as the file has it when the SAMP
+    ``name`` is its ``\\uXXXX`` rendering: non-ASCII names arrive exactly).  Raises
     :class:`~minisamp.errors.SampTimeoutError` if nothing arrives in *timeout* s.
     """
     from . import tables
@@ -405,8 +406,11 @@ def _receive(
         message.reply({})
     meta = getattr(loaded, "meta", None)
     if isinstance(meta, dict):
+        exact = meta.get("name")  # a name SAMP could carry only as \uXXXX escapes
         for key in ("name", "table-id", "image-id", "url"):
             if key in message.params:
                 meta[key] = message.params[key]
+        if isinstance(exact, str) and samp_text(exact) == meta.get("name"):
+            meta["name"] = exact
         meta["sender-id"] = message.sender_id
     return loaded

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -130,6 +131,21 @@ def test_a_non_ascii_table_name_reaches_the_recipient(
         assert codecs.decode(params["name"], "unicode_escape") == name
         data = table_files._fetch(params["url"], 10)  # the file, while the connection lives
     assert parse(io.BytesIO(data)).get_first_table().name == name
+
+
+def test_a_minisamp_receiver_gets_the_exact_name_back(samp_hub: Hub) -> None:
+    name = "Ångström ✓ \U0001f600"
+    got: list[Any] = []
+    with Client("receiver", lockfile=samp_hub.lock_url) as receiver:
+        listener = threading.Thread(target=lambda: got.append(minisamp.receive_table(receiver, 20)))
+        listener.start()
+        with minisamp.connection() as conn:
+            while not conn.get_subscribed_clients("table.load.votable"):
+                listener.join(0.01)  # until receive_table has subscribed
+            minisamp.send_table_to(conn, stars(), "receiver", name=name)
+        listener.join(20)
+    assert got[0].meta["name"] == name
+    assert list(got[0]["name"]) == ["Vega", "Bételgeuse"]
 
 
 def test_what_cannot_be_sent_is_refused_before_the_table_is_written(
