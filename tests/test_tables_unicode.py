@@ -55,6 +55,12 @@ def test_text_beyond_the_bmp_stays_on_the_fast_path_and_reads_back_exactly() -> 
     assert back["masked"].tolist() == ["plain", "", *names[2:]]  # masked: written empty
 
 
+def test_a_fixed_width_field_holds_every_surrogate_pair() -> None:
+    values = np.array([f"a\x00{EMOJI}", f"{EMOJI}{EMOJI}b", "c"])  # 4 and 5 UTF-16 units
+    field = parse(io.BytesIO(written(Table({"s": values})))).get_first_table().fields[0]
+    assert (field.datatype, field.arraysize) == ("unicodeChar", "5")
+
+
 def test_beyond_the_bmp_across_many_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     values = np.array([EMOJI * (i % 4) + "é" * (i % 3) + str(i) for i in range(300)])
     monkeypatch.setattr(votable_writer, "_CHUNK_BYTES", 11)  # rows split across chunks

@@ -293,7 +293,10 @@ def utf16_width(data: Any, mask: Any) -> int:
         codes = codes[~mask]
     if not codes.size:
         return 0
-    return int(((codes != 0).sum(axis=1) + (codes >= 0x10000).sum(axis=1)).max())
+    nonzero = codes != 0
+    width = codes.shape[1]
+    chars = np.where(nonzero.any(axis=1), width - np.argmax(nonzero[:, ::-1], axis=1), 0)
+    return int((chars + (codes >= 0x10000).sum(axis=1)).max())
 
 
 _ENCODERS = {
