@@ -56,9 +56,9 @@ def test_text_beyond_the_bmp_stays_on_the_fast_path_and_reads_back_exactly() -> 
 
 
 def test_a_fixed_width_field_holds_every_surrogate_pair() -> None:
-    values = np.array([f"a\x00{EMOJI}", f"{EMOJI}{EMOJI}b", "c"])  # 4 and 5 UTF-16 units
+    values = np.array([f"a\x00\x00{EMOJI}{EMOJI}", f"{EMOJI}b", "c"])  # 7, 3, 1 units
     field = parse(io.BytesIO(written(Table({"s": values})))).get_first_table().fields[0]
-    assert (field.datatype, field.arraysize) == ("unicodeChar", "5")
+    assert (field.datatype, field.arraysize) == ("unicodeChar", "7")
 
 
 def test_beyond_the_bmp_across_many_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
