@@ -30,6 +30,7 @@ __all__ = [
     "encode_int",
     "from_wire",
     "is_samp_string",
+    "samp_text",
     "to_samp",
 ]
 
@@ -46,6 +47,24 @@ _SAMP_FLOAT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\Z")
 def is_samp_string(text: str) -> bool:
     """True if *text* uses only the characters SAMP strings may hold."""
     return text.isascii() and _ILLEGAL_CHAR.search(text) is None
+
+
+def samp_text(text: str) -> str:
+    r"""*text* as a legal SAMP string, faithfully: unchanged if it already is one, else
+    each character a SAMP string cannot carry written ``\uXXXX`` (``\UXXXXXXXX``
+    beyond U+FFFF), as Python writes it: ``"Ångström ✓"`` becomes
+    ``"\u00c5ngstr\u00f6m \u2713"``, which ``codecs.decode(s, "unicode_escape")``
+    turns back.
+    """
+    if is_samp_string(text):
+        return text
+    return "".join(
+        c if c.isascii() and not _ILLEGAL_CHAR.match(c) else _escape(ord(c)) for c in text
+    )
+
+
+def _escape(code: int) -> str:
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def encode_int(value: int) -> str:

@@ -159,7 +159,8 @@ def run_demo(*, use_running_hub: bool = False) -> int:
         )
         for line in received.pformat(max_width=100):
             print(f"             {line}", flush=True)
-    _step("shutdown", "clients unregistered, hub stopped, temporary files removed")
+    hub_fate = "left running" if use_running_hub else "stopped"
+    _step("shutdown", f"clients unregistered, hub {hub_fate}, temporary files removed")
     return 0
 
 

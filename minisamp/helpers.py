@@ -9,9 +9,15 @@
 What is better than pyvo's (and documented in the migration guide): broadcasting a
 table reaches exactly the clients subscribed to ``table.load.votable`` and reports
 who accepted; a ``samp.error`` answer raises an error naming the recipient; client
-names also match case-insensitively and an unknown name lists who is there; tables
-are written fast, privately, under a correct ``file:`` URL, and removed only when the
-connection closes.  Astropy is imported only when a table is actually handled.
+names also match ignoring case or by a unique part (``"ds9"`` finds ``SAOImageDS9``)
+and an unknown name lists who is there; tables are written fast, privately, under a
+correct ``file:`` URL, and removed only when the connection closes.  Astropy is
+imported only when a table is actually handled.
+
+Every sending helper follows one rule, checked before anything is written or sent
+(:mod:`minisamp.recipients`): a broadcast nobody is subscribed to warns
+(:class:`~minisamp.errors.SAMPWarning`) and sends nothing; a named recipient that is not
+subscribed raises :class:`~minisamp.errors.SAMPProxyError` listing its subscriptions.
 """
 
 from __future__ import annotations
@@ -20,25 +26,22 @@ import contextlib
 import logging
 import shutil
 import threading
-import warnings
 import weakref
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .acknowledgements import Delivery, call_each
 from .compat import SAMPIntegratedClient
+from .datatypes import samp_text
 from .errors import (
-    ClientNotFoundError,
     SAMPClientError,
     SampError,
-    SAMPHubError,
-    SampResponseError,
     SampTimeoutError,
-    SAMPWarning,
 )
-from .messages import Message, Response
+from .messages import Message
+from .recipients import client_label, find_client_id
+from .recipients import recipients as _recipients
 
 if TYPE_CHECKING:
     from astropy.io.fits import HDUList
@@ -64,23 +67,6 @@ logger = logging.getLogger(__name__)
 
 #: Seconds a targeted or broadcast table send waits for acknowledgements (pyvo: "10").
 TABLE_TIMEOUT = 10.0
-
-
-@dataclass
-class Delivery:
-    """Who got a message: ``accepted`` maps client id → result map, ``failed`` id → reason.
-
-    ``url`` is the URL that was sent (for tables, the temporary file's); ``sent`` maps
-    each recipient's id to the MType and URL it was sent (tables go in two formats)."""
-
-    mtype: str
-    url: str = ""
-    accepted: dict[str, dict[str, Any]] = field(default_factory=dict)
-    failed: dict[str, str] = field(default_factory=dict)
-    sent: dict[str, tuple[str, str]] = field(default_factory=dict)
-
-    def __bool__(self) -> bool:
-        return bool(self.accepted)
 
 
 # -- connection and temporary table files ---------------------------------------------------
@@ -145,40 +131,13 @@ def accessible_table(
     from .table_formats import recipients_by_mtype
 
     if format is None:
-        recipient = None if conn is None else _target(conn, client_name)
+        recipient = (
+            None if conn is None or client_name is None else find_client_id(conn, client_name)
+        )
         fits = recipient is not None and recipients_by_mtype(conn, table, recipient)
         format = "fits" if fits else "votable"
     with tables.accessible_table(table, format=format) as url:
         yield url
-
-
-# -- finding clients ----------------------------------------------------------------------
-
-
-def find_client_id(conn: Any, name: str) -> str:
-    """The public id of the client whose ``samp.name`` is *name*.
-
-    An exact match wins, else a case-insensitive one.  Raises
-    :class:`~minisamp.errors.ClientNotFoundError` (a ``KeyError``, as pyvo) listing the
-    names that are registered.
-    """
-    finder = getattr(conn, "find_client_id", None)
-    if callable(finder):
-        return str(finder(name))
-    names = {
-        cid: str(conn.get_metadata(cid).get("samp.name", ""))
-        for cid in conn.get_registered_clients()
-    }
-    for exact in (True, False):
-        for cid, cname in names.items():
-            if cname == name if exact else cname.casefold() == name.casefold():
-                return str(cid)
-    listed = ", ".join(sorted(repr(n) for n in names.values() if n)) or "none"
-    raise ClientNotFoundError(f"no SAMP client is called {name!r}; registered: {listed}")
-
-
-def _target(conn: Any, client_name: str | None) -> str | None:
-    return None if client_name is None else find_client_id(conn, client_name)
 
 
 # -- sending ------------------------------------------------------------------------------
@@ -208,38 +167,50 @@ def send_table_to(
     *format* "votable" or "fits" holds for every recipient.  Left out, each gets a
     VOTable (as pyvo), but a large table goes as FITS-plus to those that load FITS
     (the rule: :mod:`minisamp.table_formats`); each format is written once.
+    *name* may be any Unicode: a VOTable we write keeps it exactly as its table's
+    name, and the SAMP ``name`` parameter (ASCII only) carries
+    :func:`~minisamp.datatypes.samp_text`'s rendering of it (``\\uXXXX`` escapes).
+    Everything that can be refused (recipient, subscription, parameters) is checked
+    before the table is written.
     """
     from . import tables
     from .table_formats import VOTABLE, recipients_by_mtype, table_message
 
-    recipient = _target(conn, client_name)  # fail before writing anything
+    label = samp_text(name)
+    table_name = None if label == name else name
+    mtype = tables.table_mtype(table, format or "votable")
+    probe = {"url": "file:///", "name": label, "table-id": table_id or "x"}
+    Message.create(mtype, probe)  # refuse bad parameters before writing anything
+    targets = _recipients(conn, mtype, client_name, stacklevel=3)
+    recipient = targets[0] if client_name is not None else None
     groups = recipients_by_mtype(conn, table, recipient) if format is None else {}
-    if not groups:
-        prepared = tables.prepare_table(
-            table, _spool(conn), format=format or "votable", basename=_basename(name)
-        )
-        message = table_message(prepared.mtype, prepared.url, name, table_id)
-        return send_and_wait(conn, message, client_name, timeout=timeout, strict=strict)
     base = _basename(name)
+    if not groups:
+        if not targets:
+            return Delivery(mtype)
+        prepared = tables.prepare_table(
+            table, _spool(conn), format=format or "votable", basename=base, table_name=table_name
+        )
+        message = table_message(prepared.mtype, prepared.url, label, table_id)
+        calls = [(t, message) for t in targets]
+        return call_each(conn, prepared.mtype, calls, recipient, timeout, strict)
     fits = tables.prepare_table(table, _spool(conn), format="fits", basename=base)
     table_id = table_id or fits.url
     calls = []
-    for mtype, client_ids in groups.items():
+    for group_mtype, client_ids in groups.items():
         url = fits.url
-        if mtype == VOTABLE:
-            url = tables.prepare_table(table, _spool(conn), basename=base).url
-        message = table_message(mtype, url, name, table_id)
+        if group_mtype == VOTABLE:
+            url = tables.prepare_table(
+                table, _spool(conn), basename=base, table_name=table_name
+            ).url
+        message = table_message(group_mtype, url, label, table_id)
         calls += [(client_id, message) for client_id in client_ids]
-    delivery = Delivery(calls[0][1].mtype, fits.url)
-    _deliver(conn, calls, delivery, timeout)
-    if strict:
-        _report(conn, delivery, targeted=recipient is not None)
-    return delivery
+    return call_each(conn, calls[0][1].mtype, calls, recipient, timeout, strict)
 
 
 def _basename(name: str) -> str:
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[:40].strip("_")
-    return f"{safe or 'table'}-{next(_counter)}"
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in name)
+    return f"{safe[:40].strip('_') or 'table'}-{next(_counter)}"
 
 
 _counter = iter(range(1, 1 << 62))
@@ -258,76 +229,16 @@ def send_and_wait(
 
     With *strict*, a targeted ``samp.error`` answer raises
     :class:`~minisamp.errors.SampResponseError` naming the recipient, and so does a
-    broadcast nobody accepts (a partial failure only warns).  If the hub goes away
-    meanwhile, :class:`~minisamp.errors.HubGoneError` is raised, whatever *strict*.
-    Works on a send-only connection too (it uses the hub's ``callAndWait``).
+    broadcast nobody accepts (a partial failure only warns).  A broadcast nobody is
+    subscribed to warns and returns an empty :class:`Delivery` (the module's rule).  If
+    the hub goes away meanwhile, :class:`~minisamp.errors.HubGoneError` is raised,
+    whatever *strict*.  Works on a send-only connection too (it uses the hub's
+    ``callAndWait``).
     """
     msg = Message.from_user(message)
-    recipient = _target(conn, client_name)
-    recipients = (
-        [recipient] if recipient is not None else list(conn.get_subscribed_clients(msg.mtype))
-    )
-    if not recipients:
-        raise SAMPClientError(
-            f"no SAMP client is subscribed to {msg.mtype}: start TOPCAT, Aladin or DS9, "
-            "or name the recipient with client_name="
-        )
-    delivery = Delivery(msg.mtype, str(msg.params.get("url", "")))
-    _deliver(conn, [(r, msg) for r in recipients], delivery, timeout)
-    if strict:
-        _report(conn, delivery, targeted=recipient is not None)
-    return delivery
-
-
-def _deliver(
-    conn: Any, calls: list[tuple[str, Message]], delivery: Delivery, timeout: float
-) -> None:
-    """Make each (recipient, message) call, in parallel; record the answers in *delivery*."""
-    seconds = str(max(1, round(timeout)))
-    delivery.sent.update((cid, (msg.mtype, str(msg.params.get("url", "")))) for cid, msg in calls)
-
-    def ask(call: tuple[str, Message]) -> None:
-        client_id, msg = call
-        try:
-            response = Response.from_map(conn.call_and_wait(client_id, msg.to_map(), seconds))
-        except SAMPHubError:
-            raise  # the hub is gone: not a refusal by the recipient
-        except SampError as exc:
-            delivery.failed[client_id] = str(exc)
-            return
-        if response.is_ok:
-            delivery.accepted[client_id] = dict(response.result or {})
-        else:
-            delivery.failed[client_id] = response.errortxt or response.status
-
-    if len(calls) == 1:
-        ask(calls[0])
-    else:
-        with ThreadPoolExecutor(min(8, len(calls)), thread_name_prefix="minisamp-send") as pool:
-            list(pool.map(ask, calls))
-
-
-def client_label(conn: Any, client_id: str) -> str:
-    """``"name (id)"`` for a client, or just its id if it has no name."""
-    try:
-        name = conn.get_metadata(client_id).get("samp.name")
-    except SampError:
-        name = None
-    return f"{name} ({client_id})" if name else client_id
-
-
-def _report(conn: Any, delivery: Delivery, *, targeted: bool) -> None:
-    if not delivery.failed:
-        return
-    reasons = "; ".join(f"{client_label(conn, cid)}: {why}" for cid, why in delivery.failed.items())
-    if targeted or not delivery.accepted:
-        raise SampResponseError(
-            f"{delivery.mtype} was not accepted by {reasons}",
-            responder_id=next(iter(delivery.failed)),
-        )
-    warnings.warn(
-        f"some clients did not accept {delivery.mtype}: {reasons}", SAMPWarning, stacklevel=3
-    )
+    targets = _recipients(conn, msg.mtype, client_name, stacklevel=3)
+    recipient = targets[0] if client_name is not None else None
+    return call_each(conn, msg.mtype, [(t, msg) for t in targets], recipient, timeout, strict)
 
 
 def send_product_to(
@@ -341,15 +252,34 @@ def send_product_to(
 ) -> list[str]:
     """Notify the client called *client_name* (or every subscribed client) to load *url*.
 
-    Returns the ids of the clients notified (pyvo returns None).
+    Returns the ids of the clients notified (pyvo returns None); follows the module's
+    rule when nobody is subscribed.  *name* may be any Unicode (sent as
+    :func:`~minisamp.datatypes.samp_text` renders it).
     """
-    params = {"url": url, "name": name, **dict(extra_params or {})}
-    message = Message.create(mtype, params).to_map()
-    recipient = _target(conn, client_name)
-    if recipient is None:
-        return list(conn.notify_all(message))
-    conn.notify(recipient, message)
-    return [recipient]
+    return _product(conn, url, mtype, client_name, name, extra_params)
+
+
+def _product(
+    conn: Any,
+    url: str,
+    mtype: str,
+    client_name: str | None,
+    name: str,
+    extra_params: Mapping[str, Any] | None,
+) -> list[str]:
+    params = {"url": url, "name": samp_text(name), **dict(extra_params or {})}
+    return _notify(conn, Message.create(mtype, params), client_name, stacklevel=5)
+
+
+def _notify(conn: Any, message: Message, client_name: str | None, stacklevel: int) -> list[str]:
+    """Notify whom the rule says; *stacklevel* of its warning counts this function as 2."""
+    targets = _recipients(conn, message.mtype, client_name, stacklevel=stacklevel)
+    if not targets:
+        return []
+    if client_name is None:
+        return [str(c) for c in conn.notify_all(message.to_map())]
+    conn.notify(targets[0], message.to_map())
+    return targets
 
 
 def send_spectrum_to(
@@ -365,9 +295,7 @@ def send_spectrum_to(
     extra: dict[str, Any] = {"meta": dict(meta or {})}
     if spectrum_id is not None:
         extra["spectrum-id"] = spectrum_id
-    return send_product_to(
-        conn, url, "spectrum.load.ssa-generic", client_name, name, extra_params=extra
-    )
+    return _product(conn, url, "spectrum.load.ssa-generic", client_name, name, extra)
 
 
 def send_image_to(
@@ -380,19 +308,15 @@ def send_image_to(
 ) -> list[str]:
     """Send a FITS image URL (``image.load.fits``)."""
     extra = {} if image_id is None else {"image-id": image_id}
-    return send_product_to(conn, url, "image.load.fits", client_name, name, extra_params=extra)
+    return _product(conn, url, "image.load.fits", client_name, name, extra)
 
 
 def point_at(conn: Any, ra: float, dec: float, client_name: str | None = None) -> list[str]:
     """Ask the client called *client_name* (or everyone) to look at (ra, dec) in degrees."""
     if not (0.0 <= ra <= 360.0 and -90.0 <= dec <= 90.0):
         raise SampError(f"({ra}, {dec}) is not a sky position in degrees (0<=ra<=360, |dec|<=90)")
-    message = Message.create("coord.pointAt.sky", {"ra": float(ra), "dec": float(dec)}).to_map()
-    recipient = _target(conn, client_name)
-    if recipient is None:
-        return list(conn.notify_all(message))
-    conn.notify(recipient, message)
-    return [recipient]
+    message = Message.create("coord.pointAt.sky", {"ra": float(ra), "dec": float(dec)})
+    return _notify(conn, message, client_name, stacklevel=4)
 
 
 # -- receiving ----------------------------------------------------------------------------
@@ -403,7 +327,8 @@ def receive_table(conn: Any, timeout: float | None = 60.0) -> Table:
 
     Downloads it, acknowledges the call (or answers ``samp.error`` if it cannot be
     read), and returns an astropy Table whose ``meta`` holds the sender's ``name``,
-    ``table-id``, ``url`` and ``sender-id``.  Raises
+    ``table-id``, ``url`` and ``sender-id`` (``name`` as the file has it when the SAMP
+    ``name`` is its ``\\uXXXX`` rendering: non-ASCII names arrive exactly).  Raises
     :class:`~minisamp.errors.SampTimeoutError` if nothing arrives in *timeout* s.
     """
     from . import tables
@@ -442,8 +367,11 @@ def _receive(
         message.reply({})
     meta = getattr(loaded, "meta", None)
     if isinstance(meta, dict):
+        exact = meta.get("name")  # a name SAMP could carry only as \uXXXX escapes
         for key in ("name", "table-id", "image-id", "url"):
             if key in message.params:
                 meta[key] = message.params[key]
+        if isinstance(exact, str) and samp_text(exact) == meta.get("name"):
+            meta["name"] = exact
         meta["sender-id"] = message.sender_id
     return loaded

@@ -32,6 +32,8 @@ ROLES = [
     ("minisamp.version", "shared"),
     ("minisamp.helpers", "user"),
     ("minisamp.table_formats", "user"),
+    ("minisamp.recipients", "user"),
+    ("minisamp.acknowledgements", "user"),
     ("minisamp.compat", "user"),
     ("minisamp.testing", "user"),
     ("minisamp.demo", "user"),

@@ -327,13 +327,6 @@ def test_votable_version_1_2_is_written_by_astropy() -> None:
     assert Table.read(io.BytesIO(xml), format="votable")["id"].tolist() == [0, 1, 2]
 
 
-def test_text_beyond_ucs2_falls_back_to_astropy_and_round_trips() -> None:
-    table = Table({"s": ["plain", "emoji \U0001f600"], "i": [1, 2]})
-    xml = to_bytes(table)
-    assert b"<TABLEDATA>" in xml
-    assert Table.read(io.BytesIO(xml), format="votable")["s"].tolist() == table["s"].tolist()
-
-
 def test_many_chunks_stream_the_same_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     table = sample_table(200)
     table["o"] = np.array(["é" * (i % 5) for i in range(200)], dtype=object)

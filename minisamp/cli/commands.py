@@ -9,21 +9,25 @@ as.  Parsing the command line, logging and turning errors into exit codes are
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
 import threading
 import time
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from .. import helpers
 from ..client.client import Client
 from ..client.handlers import ReceivedMessage
-from ..errors import SampError
+from ..datatypes import samp_text
+from ..errors import SampDataError, SampError, SAMPWarning
 from ..messages import Message, Response
 from ..tables.filetypes import ASTROPY_TABLE_SUFFIXES, guess_mtype, url_for
-from .exit_codes import EXIT_NO_HUB, EXIT_OK, EXIT_REFUSED
+from .exit_codes import EXIT_INTERRUPTED, EXIT_NO_HUB, EXIT_OK, EXIT_REFUSED
 
 __all__ = [
     "cmd_clients",
@@ -46,20 +50,24 @@ class _Signals:
 
     def __enter__(self) -> _Signals:
         self.stop = threading.Event()
+        self.received: int | None = None  # the signal that stopped us, if one did
         self._previous = {
-            sig: signal.signal(sig, lambda *_: self.stop.set())
-            for sig in (signal.SIGINT, signal.SIGTERM)
+            sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)
         }
         return self
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.received = signum
+        self.stop.set()
 
     def __exit__(self, *exc: object) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
 
-    def wait(self, done: threading.Event | None = None) -> None:
-        """Block until a signal arrives, or *done* is set."""
+    def wait(self, done: Callable[[], bool] | None = None) -> None:
+        """Block until a signal arrives, or *done()* is true (polled)."""
         while not self.stop.wait(0.2):
-            if done is not None and done.is_set():
+            if done is not None and done():
                 return
 
 
@@ -136,13 +144,49 @@ def cmd_clients(args: argparse.Namespace) -> int:
 # -- send, point, message, ping ------------------------------------------------------------
 
 
-def _print_delivery(client: Client, delivery: helpers.Delivery) -> int:
+@contextlib.contextmanager
+def _reporting_nobody() -> Iterator[None]:
+    """The helpers warn when nobody is subscribed; commands say it their own way."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAMPWarning)
+        yield
+
+
+def _nobody(mtype: str) -> int:
+    print(
+        f"minisamp: no SAMP client is subscribed to {mtype}: start an application that "
+        "accepts it (TOPCAT, Aladin, DS9, ...), or name the recipient with --to",
+        file=sys.stderr,
+        flush=True,
+    )
+    return EXIT_REFUSED
+
+
+def _labels(client: Client) -> dict[str, str]:
+    """``"name (id)"`` of every client now, to name recipients that leave meanwhile."""
+    return {
+        cid: f"{info.name} ({cid})" if info.name else cid for cid, info in client.clients.items()
+    }
+
+
+def _print_delivery(client: Client, delivery: helpers.Delivery, labels: dict[str, str]) -> int:
+    if not delivery.accepted and not delivery.failed:
+        return _nobody(delivery.mtype)
+    try:
+        present = set(client.get_registered_clients())
+    except SampError:  # the hub is going: say what we know
+        present = set(delivery.accepted)
     for client_id, result in delivery.accepted.items():
         extra = f" {json.dumps(result)}" if result else ""
-        _print(f"{helpers.client_label(client, client_id)}: ok{extra}")
+        gone = "" if client_id in present else " (and it has unregistered since)"
+        _print(f"{_label(client, client_id, labels)}: ok{extra}{gone}")
     for client_id, why in delivery.failed.items():
-        _print(f"{helpers.client_label(client, client_id)}: FAILED: {why}")
+        _print(f"{_label(client, client_id, labels)}: FAILED: {why}")
     return EXIT_OK if not delivery.failed else EXIT_REFUSED
+
+
+def _label(client: Client, client_id: str, labels: dict[str, str]) -> str:
+    return labels.get(client_id) or helpers.client_label(client, client_id)
 
 
 def cmd_send(args: argparse.Namespace) -> int:
@@ -156,33 +200,44 @@ def cmd_send(args: argparse.Namespace) -> int:
     if mtype is None:
         raise SampError(f"cannot tell what {target} is: give --mtype (e.g. table.load.votable)")
     name = args.name or (local.name if is_file else target.rsplit("/", 1)[-1])
-    with _client(args, "minisamp send") as client:
-        if is_file and mtype.startswith("table.load.") and mtype != "table.load.cdf":
-            table: Any = local
-            if local.suffix.lower() in ASTROPY_TABLE_SUFFIXES:
-                from ..tables.files import _import_astropy_table
-
-                table = _import_astropy_table("converting").read(local)
+    is_table = is_file and mtype.startswith("table.load.") and mtype != "table.load.cdf"
+    table: Any = local
+    if is_table and local.suffix.lower() in ASTROPY_TABLE_SUFFIXES:
+        table = _read_table_file(local)  # before connecting: an unreadable file is one error
+    with _client(args, "minisamp send") as client, _reporting_nobody():
+        labels = _labels(client)
+        if is_table:
             # --mtype names the format; without it, large tables may go as FITS-plus
             fmt = {"table.load.votable": "votable", "table.load.fits": "fits"}.get(args.mtype)
             delivery = helpers.send_table_to(
                 client, table, args.to, name, timeout=args.timeout, strict=False, format=fmt
             )
         else:
-            message = Message.create(mtype, {"url": url_for(target), "name": name})
+            message = Message.create(mtype, {"url": url_for(target), "name": samp_text(name)})
             delivery = helpers.send_and_wait(
                 client, message, args.to, timeout=args.timeout, strict=False
             )
-        return _print_delivery(client, delivery)
+        return _print_delivery(client, delivery, labels)
+
+
+def _read_table_file(path: Path) -> Any:
+    """A CSV, ECSV, ... file read by astropy; anything it cannot read is one clear error."""
+    from ..tables.files import _import_astropy_table
+
+    table_class = _import_astropy_table("converting")
+    try:
+        return table_class.read(path)
+    except Exception as exc:  # astropy raises many kinds, all meaning "not a table"
+        detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise SampDataError(f"cannot read {path} as a table: {detail}") from exc
 
 
 def cmd_point(args: argparse.Namespace) -> int:
     """Point clients at a sky position."""
-    with _client(args, "minisamp point") as client:
+    with _client(args, "minisamp point") as client, _reporting_nobody():
         sent = helpers.point_at(client, args.ra, args.dec, args.to)
         if not sent:
-            _print("nobody is subscribed to coord.pointAt.sky")
-            return EXIT_REFUSED
+            return _nobody("coord.pointAt.sky")
         _print(
             "sent coord.pointAt.sky to: " + ", ".join(helpers.client_label(client, c) for c in sent)
         )
@@ -192,7 +247,8 @@ def cmd_point(args: argparse.Namespace) -> int:
 def cmd_message(args: argparse.Namespace) -> int:
     """Send any message: notify (default), or call and wait with --wait."""
     message = Message.create(args.mtype, dict(args.params))
-    with _client(args, "minisamp message") as client:
+    with _client(args, "minisamp message") as client, _reporting_nobody():
+        labels = _labels(client)
         if args.wait is None:
             if args.to is None:
                 sent = client.notify_all(message.to_map())
@@ -200,12 +256,12 @@ def cmd_message(args: argparse.Namespace) -> int:
                 recipient = client.find_client_id(args.to)
                 client.notify(recipient, message.to_map())
                 sent = [recipient]
-            _print(
-                f"notified: {', '.join(helpers.client_label(client, c) for c in sent) or 'nobody'}"
-            )
-            return EXIT_OK if sent else EXIT_REFUSED
+            if not sent:
+                return _nobody(message.mtype)
+            _print(f"notified: {', '.join(_label(client, c, labels) for c in sent)}")
+            return EXIT_OK
         delivery = helpers.send_and_wait(client, message, args.to, timeout=args.wait, strict=False)
-        return _print_delivery(client, delivery)
+        return _print_delivery(client, delivery, labels)
 
 
 def cmd_ping(args: argparse.Namespace) -> int:
@@ -271,8 +327,11 @@ def cmd_listen(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-        signals.wait(gone)
-    return EXIT_OK if not gone.is_set() else EXIT_NO_HUB
+        # the client follows the hub's shutdown itself, whatever we subscribed to
+        signals.wait(lambda: gone.is_set() or not client.is_connected)
+    if signals.received == signal.SIGINT:
+        return EXIT_INTERRUPTED
+    return EXIT_NO_HUB if gone.is_set() or signals.received is None else EXIT_OK
 
 
 # -- demo ----------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from ..errors import (
     SAMPClientError,
     SampError,
     SAMPHubError,
+    SAMPProxyError,
     SampResponseError,
     TransportError,
 )
@@ -70,6 +71,8 @@ def _exit_code(exc: BaseException) -> int:
     if isinstance(exc, TimeoutError):
         return EXIT_TIMEOUT
     if isinstance(exc, (SampResponseError, SAMPClientError)):
+        return EXIT_REFUSED
+    if isinstance(exc, SAMPProxyError) and exc.faultCode == 2:  # not subscribed
         return EXIT_REFUSED
     return EXIT_ERROR
 

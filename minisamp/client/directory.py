@@ -27,6 +27,7 @@ __all__ = [
     "HUB_SHUTDOWN",
     "ClientDirectory",
     "ClientInfo",
+    "find_client_id_in",
 ]
 
 EVENT_REGISTER = "samp.hub.event.register"
@@ -151,24 +152,37 @@ class ClientDirectory:
     # -- lookups -----------------------------------------------------------------------
 
     def find_id(self, name: str) -> str:
-        """The id of the client whose ``samp.name`` is *name*.
-
-        An exact match wins, then a case-insensitive one.  Raises
-        :class:`~minisamp.errors.ClientNotFoundError` (a ``KeyError``) naming the
-        clients that are registered.
-        """
+        """The id of the client whose ``samp.name`` is *name* (see :func:`find_client_id_in`)."""
         return find_client_id_in(self.snapshot(), name)
 
 
 def find_client_id_in(clients: Mapping[str, ClientInfo], name: str) -> str:
-    """:meth:`ClientDirectory.find_id` over any id → :class:`ClientInfo` mapping."""
-    for client_id, info in clients.items():
-        if info.name == name:
-            return client_id
+    """The id of the client called *name* among *clients* (id → :class:`ClientInfo`).
+
+    The rule for every ``client_name=`` and ``--to``: an exact ``samp.name`` wins,
+    then one equal ignoring case, then the only name that contains *name* ignoring
+    case (``"ds9"`` finds ``SAOImageDS9``).  Raises
+    :class:`~minisamp.errors.ClientNotFoundError` (a ``KeyError``) naming the
+    registered clients when nothing matches, or the candidates when several names
+    contain *name*.
+    """
+    named = [(cid, info.name) for cid, info in clients.items() if info.name is not None]
     folded = name.casefold()
-    for client_id, info in clients.items():
-        if info.name is not None and info.name.casefold() == folded:
+    for client_id, cname in named:
+        if cname == name:
             return client_id
+    for client_id, cname in named:
+        if cname.casefold() == folded:
+            return client_id
+    containing = [(cid, cname) for cid, cname in named if folded and folded in cname.casefold()]
+    if len(containing) == 1:
+        return containing[0][0]
+    if containing:
+        listed = ", ".join(sorted(f"{cname!r} ({cid})" for cid, cname in containing))
+        raise ClientNotFoundError(
+            f"{name!r} is part of the name of several SAMP clients: {listed}; "
+            "give a longer part of the name, or the exact one"
+        )
     names = sorted(
         f"{info.name!r} ({cid})" if info.name else f"(no name) ({cid})"
         for cid, info in clients.items()

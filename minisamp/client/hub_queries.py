@@ -74,8 +74,10 @@ class HubQueries(Lifecycle):
         return directory.snapshot()
 
     def find_client_id(self, name: str) -> str:
-        """The id of the client called *name* (exact ``samp.name`` first, then ignoring
-        case); :class:`~minisamp.errors.ClientNotFoundError` lists who is registered."""
+        """The id of the client called *name*: exact ``samp.name`` first, then ignoring
+        case, then the only name containing it (``"ds9"`` finds ``SAOImageDS9``);
+        :class:`~minisamp.errors.ClientNotFoundError` lists who is registered, or the
+        candidates when several names contain it."""
         return find_client_id_in(self.clients, name)
 
     def _seed_directory(self) -> None:

@@ -36,6 +36,7 @@ from ..lockfile import (
 from ..version import __version__
 from ..xmlrpc.server import DEFAULT_MAX_BODY, XmlRpcServer
 from .delivery import DELIVERY_TIMEOUT, PROBE_INTERVAL, StandardDelivery
+from .icon import ICON_PATH, icon_png
 from .service import HUB_ID, SERVICE_METHODS, ClientRecord, HubService
 
 if TYPE_CHECKING:
@@ -51,6 +52,16 @@ _STANDARD_METHODS: dict[str, tuple[str, tuple[int, ...]]] = {
     "setXmlrpcCallback": ("set_xmlrpc_callback", (2,)),
     **SERVICE_METHODS,
 }
+
+
+class _StandardServer(XmlRpcServer):
+    """The Standard Profile's server, which also serves the hub's icon."""
+
+    def handle_get(self, handler: Any) -> None:
+        if handler.path == ICON_PATH:
+            handler.send_body(200, icon_png(), "image/png")
+        else:
+            super().handle_get(handler)
 
 
 class Hub:
@@ -142,7 +153,7 @@ class Hub:
             if self._stopped:
                 raise SAMPHubError("a stopped hub cannot be restarted: create a new Hub")
             try:
-                self._server = XmlRpcServer(
+                self._server = _StandardServer(
                     self._dispatch,
                     host=self._host,
                     port=self._port,
@@ -154,6 +165,8 @@ class Hub:
                     f"cannot listen on {self._host}:{self._port}: {exc.strerror or exc} "
                     "(is another hub using it? choose another port, or 0 for any free one)"
                 ) from exc
+            icon_url = self._server.url.removesuffix(self._server.path) + ICON_PATH
+            self.service.hub.metadata["samp.icon.url"] = icon_url  # no client yet: no lock
             self._delivery = StandardDelivery(
                 self.service,
                 workers=self._workers,
@@ -285,7 +298,7 @@ class Hub:
             wanted = " or ".join(str(n) for n in arities)
             raise SAMPProxyError(1, f"{method} takes {wanted} arguments, not {len(params)}")
         if name in ("notify", "notifyAll", "call", "callAll", "callAndWait"):
-            logger.info("%s from %s", method, client[0])
+            logger.debug("%s from %s", method, client[0])  # the service logs what and who
         if params and self._web is not None and self._web.owns_key(params[0]):
             raise SAMPProxyError(5, "Web Profile keys are only valid at the Web Profile endpoint")
         return getattr(self.service, attr)(*params)

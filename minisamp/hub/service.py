@@ -153,6 +153,7 @@ class HubService(Registry):
             sender = self.client(private_key)
             recipient = self._recipient(sender, recipient_id, mtype)
             self._send(recipient, "receiveNotification", (sender.public_id, message))
+        _log("notify", sender, [recipient], mtype)  # outside the lock: stderr may block
         return ""
 
     def notify_all(self, private_key: Any, message: Any) -> list[SampValue]:
@@ -163,6 +164,7 @@ class HubService(Registry):
             recipients = self._recipients(sender, mtype)
             for recipient in recipients:
                 self._send(recipient, "receiveNotification", (sender.public_id, message))
+        _log("notifyAll", sender, recipients, mtype)
         return [r.public_id for r in recipients]
 
     def call(self, private_key: Any, recipient_id: Any, tag: Any, message: Any) -> str:
@@ -172,7 +174,9 @@ class HubService(Registry):
         with self._lock:
             sender = self.client(private_key)
             recipient = self._recipient(sender, recipient_id, mtype)
-            return self._call(sender, recipient, tag, message, None)
+            msg_id = self._call(sender, recipient, tag, message, None)
+        _log("call", sender, [recipient], mtype)
+        return msg_id
 
     def call_all(self, private_key: Any, tag: Any, message: Any) -> dict[str, SampValue]:
         """Send a call to every subscribed client but the sender."""
@@ -180,10 +184,12 @@ class HubService(Registry):
         mtype = mtype_of(message)
         with self._lock:
             sender = self.client(private_key)
-            return {
-                r.public_id: self._call(sender, r, tag, message, None)
-                for r in self._recipients(sender, mtype)
+            recipients = self._recipients(sender, mtype)
+            ids: dict[str, SampValue] = {
+                r.public_id: self._call(sender, r, tag, message, None) for r in recipients
             }
+        _log("callAll", sender, recipients, mtype)
+        return ids
 
     def call_and_wait(
         self, private_key: Any, recipient_id: Any, message: Any, timeout: Any
@@ -201,6 +207,7 @@ class HubService(Registry):
             sender = self.client(private_key)
             recipient = self._recipient(sender, recipient_id, mtype)
             msg_id = self._call(sender, recipient, None, message, waiter)
+        _log("callAndWait", sender, [recipient], mtype, f"timeout {seconds:g} s")
         if not waiter.event.wait(seconds):
             with self._lock:
                 if self._pending.pop(msg_id, None) is not None:
@@ -250,6 +257,12 @@ class HubService(Registry):
                 raise fault(FAULT_GENERAL, f"msg-id {msg_id!r} was not sent to you")
             del self._pending[msg_id]
             self._answer(pending, response)
+            sender = self._by_id.get(pending.sender_id)
+        if logger.isEnabledFor(logging.INFO):
+            to = _who(sender) if sender is not None else pending.sender_id
+            elapsed = 1000 * (time.monotonic() - pending.sent_at)
+            status = response.get("samp.status", "?")
+            logger.info("reply %s -> %s: %s after %.0f ms", _who(replier), to, status, elapsed)
         return ""
 
     def _answer(self, pending: PendingCall, response: dict[str, SampValue]) -> None:
@@ -331,6 +344,23 @@ class HubService(Registry):
                 if pending.waiter is not None:
                     pending.waiter.fail("the hub is shutting down")
             self._pending.clear()
+
+
+def _who(record: ClientRecord) -> str:
+    name = record.metadata.get("samp.name")
+    if not isinstance(name, str):
+        return record.public_id
+    return f"{record.public_id} ({' '.join(name.split())[:60]})"  # one line, whatever it says
+
+
+def _log(
+    method: str, sender: ClientRecord, recipients: list[ClientRecord], mtype: str, extra: str = ""
+) -> None:
+    """One INFO line per message: what, from whom, to whom (``minisamp hub -v``)."""
+    if logger.isEnabledFor(logging.INFO):
+        to = ", ".join(_who(r) for r in recipients) or "nobody"
+        tail = f", {extra}" if extra else ""
+        logger.info("%s %s: %s -> %s%s", method, mtype, _who(sender), to, tail)
 
 
 def _error_response(text: str) -> dict[str, SampValue]:

@@ -21,6 +21,7 @@ from .files import (
     private_directory,
     read_image,
     read_table,
+    table_mtype,
     write_votable,
 )
 from .fits import write_fits
@@ -34,6 +35,7 @@ __all__ = [
     "private_directory",
     "read_image",
     "read_table",
+    "table_mtype",
     "write_fits",
     "write_votable",
 ]

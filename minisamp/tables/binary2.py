@@ -3,9 +3,11 @@
 BINARY2 (VOTable 1.3 and later) is, per row: a null-flag bitmap of ceil(ncols / 8)
 bytes, the first column in the most significant bit, then each field big-endian; a
 variable-length value is a 4-byte big-endian count followed by its items;
-``unicodeChar`` is UCS-2 big-endian.  :func:`stream_base64` encodes the rows column by
-column with numpy, a chunk of rows at a time, so memory stays bounded whatever the
-table's length.
+``unicodeChar`` is UTF-16 big-endian (UCS-2 plus surrogate pairs for characters beyond
+the Basic Multilingual Plane, each pair counting as two characters).
+:func:`stream_base64` encodes the rows column by column with numpy, a chunk of rows at a
+time, so memory stays bounded whatever the table's length; :func:`text_profile` tells
+which text a column holds, hence whether and how it can be encoded.
 
 This module knows numpy arrays and the BINARY2 layout only.  Which VOTable field becomes
 which :class:`Column`, and which tables cannot be encoded here at all, is decided by
@@ -16,10 +18,14 @@ imported inside the functions that use it.
 from __future__ import annotations
 
 import binascii
+import re
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-__all__ = ["Column", "char_codes", "stream_base64"]
+__all__ = ["Column", "char_codes", "stream_base64", "text_profile", "utf16_units", "utf16_width"]
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
 @dataclass
@@ -163,6 +169,8 @@ def _encode_text(col: Column, start: int, stop: int, nulls: Any) -> list[Any]:
     import numpy as np
 
     codes = _text_codes(col.data[start:stop], nulls)
+    if col.unicode:
+        codes = utf16_units(codes)
     n, width = codes.shape
     char = np.dtype(">u2" if col.unicode else "u1")
     if not col.variable:
@@ -193,6 +201,31 @@ def _text_codes(values: Any, nulls: Any) -> Any:
     return codes
 
 
+def utf16_units(codes: Any) -> Any:
+    """Rows of character codes (uint32, (n, width)) as rows of UTF-16 code units.
+
+    Characters beyond U+FFFF become surrogate pairs, so a row may grow; rows keep
+    their trailing zeros (padding).  Returned unchanged when there are none.  The
+    codec does the encoding (in C); numpy only lays each row out again.
+    """
+    import numpy as np
+
+    extra = (codes >= 0x10000).sum(axis=1)  # one more unit per character beyond U+FFFF
+    if not extra.any():
+        return codes
+    n, width = codes.shape
+    text = np.ascontiguousarray(codes, dtype="<u4").tobytes().decode("utf-32-le")
+    units = np.frombuffer(text.encode("utf-16-le"), dtype="<u2")  # row r: width + extra[r]
+    per_row = width + extra
+    starts = np.zeros(n, dtype=np.int64)
+    np.cumsum(per_row[:-1], out=starts[1:])
+    row = np.repeat(np.arange(n), per_row)
+    out_width = width + int(extra.max())
+    out = np.zeros((n, out_width), dtype=codes.dtype)
+    out.reshape(-1)[row * out_width + np.arange(units.size) - starts[row]] = units
+    return out
+
+
 def char_codes(array: Any) -> Any:
     """Character codes of a 1-d str (uint32) or bytes (uint8) array, shape (n, width)."""
     import numpy as np
@@ -201,6 +234,69 @@ def char_codes(array: Any) -> Any:
     if array.dtype.kind == "U":
         return array.view(np.uint32).reshape(n, -1)
     return array.view(np.uint8).reshape(n, -1)
+
+
+def text_profile(data: Any, mask: Any) -> str:
+    """What a column of text needs: 'ascii' (``char``), 'bmp' (UCS-2), 'astral' (beyond
+    the Basic Multilingual Plane too: UTF-16) or 'other' (not encodable here)."""
+    import numpy as np
+
+    if data.dtype.kind == "O":
+        return _object_text_profile(data, mask)
+    codes = char_codes(np.ascontiguousarray(data))
+    if mask is not None:
+        codes = codes[~mask]
+    top = int(codes.max()) if codes.size else 0
+    if top < 0x80:
+        return "ascii"
+    if data.dtype.kind == "S":
+        return "other"
+    if top >= 0xD800 and ((codes >= 0xD800) & (codes < 0xE000)).any():
+        return "other"  # lone surrogates: neither XML nor UTF-16 can carry them
+    return "bmp" if top < 0x10000 else "astral"
+
+
+def _object_text_profile(data: Any, mask: Any) -> str:
+    profile = "ascii"
+    for i, value in enumerate(data):
+        if value is None or (mask is not None and mask[i]):
+            continue
+        if isinstance(value, bytes):
+            if not value.isascii():
+                return "other"
+        elif isinstance(value, str):
+            if not value.isascii():
+                if _SURROGATE.search(value):
+                    return "other"
+                if _ASTRAL.search(value):
+                    profile = "astral"
+                elif profile == "ascii":
+                    profile = "bmp"
+        else:
+            return "other"  # not text at all
+    return profile
+
+
+def utf16_width(data: Any, mask: Any) -> int:
+    """The most UTF-16 code units any unmasked value of a text column needs."""
+    import numpy as np
+
+    if data.dtype.kind == "O":
+        lengths = [
+            len(v) + len(_ASTRAL.findall(v)) if isinstance(v, str) else len(v)
+            for i, v in enumerate(data)
+            if v is not None and not (mask is not None and mask[i])
+        ]
+        return max(lengths, default=0)
+    codes = char_codes(np.ascontiguousarray(data))
+    if mask is not None:
+        codes = codes[~mask]
+    if not codes.size:
+        return 0
+    nonzero = codes != 0
+    width = codes.shape[1]
+    chars = np.where(nonzero.any(axis=1), width - np.argmax(nonzero[:, ::-1], axis=1), 0)
+    return int((chars + (codes >= 0x10000).sum(axis=1)).max())
 
 
 _ENCODERS = {

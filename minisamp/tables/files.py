@@ -60,6 +60,7 @@ __all__ = [
     "read_image",
     "read_table",
     "remove_stale_directories",
+    "table_mtype",
     "write_votable",
 ]
 
@@ -174,12 +175,31 @@ def private_directory() -> Iterator[Path]:
             logger.warning("could not remove temporary directory %s", path)
 
 
+def table_mtype(table: Any, format: str = "votable") -> str:
+    """The MType :func:`prepare_table` will send *table* with, without writing anything.
+
+    Raises :class:`SampDataError` for an unknown *format*, or a path that is not an
+    existing VOTable or FITS file.
+    """
+    if format not in _MTYPES:
+        raise SampDataError(f"unknown table format {format!r}: use 'votable' or 'fits'")
+    if isinstance(table, (str, os.PathLike)):
+        return _existing_file(Path(table)).mtype
+    return _MTYPES[format]
+
+
 def prepare_table(
-    table: Any, directory: Path, *, format: str = "votable", basename: str = "table"
+    table: Any,
+    directory: Path,
+    *,
+    format: str = "votable",
+    basename: str = "table",
+    table_name: str | None = None,
 ) -> TableFile:
     """Write ``table`` into ``directory`` (mode 0600) and say how to send it.
 
-    ``format`` is "votable" (``table.load.votable``) or "fits" (``table.load.fits``).
+    ``format`` is "votable" (``table.load.votable``) or "fits" (``table.load.fits``);
+    a VOTable's table is called ``table_name`` (exactly, any Unicode) when it is given.
     A path to an existing VOTable or FITS file is not copied: it is sent as it is, with
     the MType its content calls for.  Raises :class:`SampDataError` for anything else,
     :class:`FileExistsError` if ``basename`` is already taken in ``directory``.
@@ -196,7 +216,7 @@ def prepare_table(
     try:
         with os.fdopen(fd, "wb") as fh:
             if format == "votable":
-                write_votable(table, fh)
+                write_votable(table, fh, name=table_name)
             else:
                 _write_fits(table, fh)
     except BaseException:

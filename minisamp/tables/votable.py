@@ -8,9 +8,9 @@ BINARY2 records, streamed out as base64 in chunks of about 1 MiB, so memory stay
 
 Tables this module cannot encode go, one by one, to astropy's own TABLEDATA writer:
 variable-length multi-dimensional arrays, arrays of strings, variable-length ``bit`` or
-``boolean`` arrays, text outside the Basic Multilingual Plane, non-ASCII text in a
-``char`` field of a VOTableFile, object columns holding anything but strings or 1-d
-numeric arrays.  VOTableFiles older than version 1.3 (no BINARY2) are written by astropy.
+``boolean`` arrays, text holding lone surrogates, non-ASCII text in a ``char`` field of a
+VOTableFile, object columns holding anything but strings or 1-d numeric arrays.
+VOTableFiles older than version 1.3 (no BINARY2) are written by astropy.
 
 Deliberate differences from astropy's writer, each of which would otherwise lose data or
 be misread by STIL-based readers (TOPCAT, Aladin):
@@ -26,6 +26,14 @@ be misread by STIL-based readers (TOPCAT, Aladin):
   character, not two); they read back as str all the same.
 * masked strings are written empty, with their null flag set (astropy writes the hidden
   value, and its reader ignores null flags of strings).
+* characters outside the Basic Multilingual Plane (emoji, …) in ``unicodeChar`` fields
+  are written as UTF-16 surrogate pairs, each counted as two characters in arraysize
+  and lengths (astropy and STIL decode them back exactly); astropy's writer cannot
+  encode them in BINARY2 and falls back to its slow TABLEDATA writer.
+* no warnings the caller did not cause: IDs astropy would derive from names (its
+  W03) are not generated, and units are written in VOUnit syntax, as VOTable 1.4
+  asks, without astropy's notices about units VOUnit calls deprecated (``erg``,
+  ``Angstrom``: legal VOUnit all the same).
 """
 
 from __future__ import annotations
@@ -35,12 +43,12 @@ import io
 import logging
 import math
 import os
-import re
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 from ..errors import MissingDependencyError, SampDataError
-from .binary2 import Column, char_codes, stream_base64
+from .binary2 import Column, stream_base64, text_profile, utf16_width
+from .header import header_from_table, writing_as
 
 if TYPE_CHECKING:
     from astropy.io.votable.tree import TableElement, VOTableFile
@@ -66,23 +74,24 @@ _NUMERIC = {
 }
 # numpy dtypes VOTable has no type for -> the dtype written instead (values kept exactly).
 _WIDEN = {"i1": "i2", "u2": "i4", "u4": "i8", "u8": "i8", "f2": "f4"}
-_NOT_UCS2 = re.compile("[\ud800-\udfff\U00010000-\U0010ffff]")
 
 
 class _Unsupported(Exception):
     """This table needs astropy's own writer; the message says why."""
 
 
-def write_votable(table: Any, destination: str | os.PathLike[str] | BinaryIO) -> None:
+def write_votable(
+    table: Any, destination: str | os.PathLike[str] | BinaryIO, *, name: str | None = None
+) -> None:
     """Write an astropy Table/QTable or VOTableFile to a path or binary file, fast.
 
     The result is a VOTable with BINARY2 data that astropy, TOPCAT and Aladin read back
-    with the same values and column metadata.  Raises :class:`SampDataError` for a value
-    that is not a table or cannot be written, :class:`MissingDependencyError` without
-    astropy.
+    with the same values and column metadata.  *name*, if given, is written as the
+    (first) table's name, exactly.  Raises :class:`SampDataError` for a value that is not
+    a table or cannot be written, :class:`MissingDependencyError` without astropy.
     """
     votable, columns = _to_votable(table)
-    with _binary_output(destination) as raw:
+    with _binary_output(destination) as raw, writing_as(votable, name):
         text = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
         try:
             _write_document(votable, columns, text, raw)
@@ -209,7 +218,7 @@ def _table_to_votable(table: Table) -> tuple[VOTableFile, list[Column] | None]:
         if widened:
             _check_widening(name, np.asarray(table[name]))
             prepared.replace_column(name, table[name].astype(widened))
-    votable = _from_table(prepared[:1] if len(table) else prepared)
+    votable = header_from_table(prepared[:1] if len(table) else prepared)
     if not len(table):
         return votable, None
     arrays = [_column_arrays(prepared[name]) for name in table.colnames]
@@ -220,21 +229,12 @@ def _table_to_votable(table: Table) -> tuple[VOTableFile, list[Column] | None]:
         return votable, [_plan_column(f, *arrays[i]) for i, f in enumerate(fields)]
     except _Unsupported as exc:
         logger.debug("table: astropy writer (%s)", exc)
-    full = _from_table(prepared)
+    full = header_from_table(prepared)
     for field, (data, _) in zip(full.get_first_table().fields, arrays, strict=True):
         if data.dtype == np.bool_:
             field.datatype = "boolean"
         _fix_arraysize(field, data.shape[1:])
     return full, None
-
-
-def _from_table(table: Table) -> VOTableFile:
-    from astropy.io.votable.tree import VOTableFile
-
-    try:
-        return VOTableFile.from_table(table)
-    except (TypeError, ValueError, IndexError) as exc:
-        raise SampDataError(f"cannot write this table as a VOTable: {exc}") from exc
 
 
 def _column_arrays(col: Any) -> tuple[Any, Any]:
@@ -275,8 +275,10 @@ def _fix_field(field: Any, col: Any, data: Any, mask: Any) -> None:
             return
     if data.dtype.kind in "UO" and data.ndim == 1:
         meta_type = (col.info.meta or {}).get("_votable_string_dtype")
-        ascii = _text_profile(data, mask) == "ascii"
-        field.datatype = (meta_type or "char") if ascii else "unicodeChar"
+        profile = text_profile(data, mask)
+        field.datatype = (meta_type or "char") if profile == "ascii" else "unicodeChar"
+        if profile == "astral" and not str(field.arraysize or "").endswith("*"):
+            field.arraysize = str(max(1, utf16_width(data, mask)))
 
 
 def _fix_arraysize(field: Any, shape: tuple[int, ...]) -> None:
@@ -367,49 +369,14 @@ def _plan_text(datatype: str, dims: list[int], variable: bool, data: Any, mask: 
         raise _Unsupported("arrays of strings")
     if data.dtype.kind not in "USO" or data.ndim != 1:
         raise _Unsupported(f"{datatype} field holding {data.dtype} {data.shape[1:]}")
-    profile = _text_profile(data, mask)
+    profile = text_profile(data, mask)
     unicode = datatype == "unicodeChar"
-    if profile == "other" or (profile == "bmp" and not unicode):
+    if profile == "other" or (profile != "ascii" and not unicode):
         raise _Unsupported(f"text not representable as {datatype}")
     width = dims[0] if dims else 1
+    if profile == "astral" and not variable and utf16_width(data, mask) > width:
+        raise _Unsupported(f"text longer than arraysize {width} in UTF-16")
     return Column("text", data, mask, variable=variable, width=width, unicode=unicode)
-
-
-def _text_profile(data: Any, mask: Any) -> str:
-    """'ascii', 'bmp' (UCS-2 without surrogates) or 'other' for a column of text."""
-    import numpy as np
-
-    if data.dtype.kind == "O":
-        return _object_text_profile(data, mask)
-    codes = char_codes(np.ascontiguousarray(data))
-    if mask is not None:
-        codes = codes[~mask]
-    top = int(codes.max()) if codes.size else 0
-    if top < 0x80:
-        return "ascii"
-    if data.dtype.kind == "S":
-        return "other"
-    if top < 0xD800 or (top < 0x10000 and not ((codes >= 0xD800) & (codes < 0xE000)).any()):
-        return "bmp"
-    return "other"
-
-
-def _object_text_profile(data: Any, mask: Any) -> str:
-    profile = "ascii"
-    for i, value in enumerate(data):
-        if value is None or (mask is not None and mask[i]):
-            continue
-        if isinstance(value, bytes):
-            if not value.isascii():
-                return "other"
-        elif isinstance(value, str):
-            if not value.isascii():
-                if _NOT_UCS2.search(value):
-                    return "other"
-                profile = "bmp"
-        else:
-            raise _Unsupported(f"text column holding {type(value).__name__}")
-    return profile
 
 
 def _object_items(data: Any, mask: Any) -> Any:
