@@ -70,6 +70,7 @@ __all__ = [
 #: Public names loaded on first use: name → module.  Add a name to __all__ too once
 #: its module exists and importing it stays free of astropy, threads and files.
 _LAZY = {
+    "Bridge": "minisamp.bridge",
     "Delivery": "minisamp.helpers",
     "Hub": "minisamp.hub",
     "SAMPHubServer": "minisamp.compat",
