@@ -190,6 +190,12 @@ class Bridge:
         return endpoint is not None and not endpoint.channel.closed
 
     @property
+    def far_pid(self) -> int | None:
+        """The process id of the far side's command here (``ssh``, or *via*'s), if it runs."""
+        far = self._far
+        return far.process.pid if far is not None and far.process.poll() is None else None
+
+    @property
     def summary(self) -> Summary:
         """(names here shown there, names there shown here)."""
         endpoint = self._endpoint
