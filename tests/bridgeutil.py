@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from clientutil import wait_for_directory
 
@@ -99,3 +101,18 @@ def peak_rss_kib(process_id: int) -> int:
 
 def environ_without_samp() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "SAMP_HUB"}
+
+
+def call_in_background(
+    client: Client, recipient: str, mtype: str, timeout: float
+) -> tuple[threading.Thread, list[dict[str, Any]]]:
+    """``call_and_wait`` on a started thread; its response lands in the list."""
+    responses: list[dict[str, Any]] = []
+    message = {"samp.mtype": mtype, "samp.params": {}}
+    thread = threading.Thread(
+        target=lambda: responses.append(client.call_and_wait(recipient, message, timeout)),
+        name="test-call-and-wait",
+        daemon=True,
+    )
+    thread.start()
+    return thread, responses

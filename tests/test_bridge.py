@@ -21,7 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bridgeutil import FarSide, absent, bridge_kwargs, local_far_side, named, wait_named
+from bridgeutil import (
+    FarSide,
+    absent,
+    bridge_kwargs,
+    call_in_background,
+    local_far_side,
+    named,
+    wait_named,
+)
 from clientutil import connected, wait_for_directory
 from conftest import RunningHub
 
@@ -208,16 +216,16 @@ def test_a_dropped_link_unregisters_proxies_and_fails_pending_calls(
         connected("desktop") as near,
         connected("slow analysis", lockfile=far.lock_url) as remote,
     ):
-        remote.on("test.never", lambda msg: REPLY_LATER)
+        called = threading.Event()
+
+        def never(msg: ReceivedMessage) -> object:
+            called.set()
+            return REPLY_LATER
+
+        remote.on("test.never", never)
         far_id = wait_named(near, "slow analysis", "test.never")
-        result: list[dict[str, Any]] = []
-        call = threading.Thread(
-            target=lambda: result.append(
-                near.call_and_wait(far_id, {"samp.mtype": "test.never"}, 120)
-            )
-        )
-        call.start()
-        wait_named(remote, "desktop")  # the call is on its way once the far side got it…
+        call, result = call_in_background(near, far_id, "test.never", 120)
+        assert called.wait(60)  # the call crossed and waits for its reply
         pid = bridge.far_pid
         assert pid is not None
         os.kill(pid, signal.SIGKILL)

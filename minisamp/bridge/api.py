@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -44,6 +45,14 @@ def _summary_line(where: str, summary: Summary) -> str:
     )
 
 
+def _where(via: str | None) -> str:
+    """What to call the far side when only *via* names it: ssh's destination, else *via*."""
+    words = shlex.split(via or "")
+    if words and os.path.basename(words[0]) == "ssh":
+        return words[-1]
+    return via or "?"
+
+
 class Bridge:
     """Links this machine's SAMP hub with the hub on *dest*, over ``ssh`` (or *via*).
 
@@ -67,7 +76,7 @@ class Bridge:
         report: Callable[[str], None] | None = None,
     ) -> None:
         self.argv = far_argv(dest, via, remote_command)
-        self.where = dest or via or "?"
+        self.where = dest or _where(via)
         self._hub = HubLink(lockfile)
         self._reconnect = reconnect
         self._timeout = connect_timeout

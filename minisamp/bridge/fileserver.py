@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import socket
+import struct
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +33,13 @@ CHUNK_TIMEOUT = 120.0
 
 Callback = Callable[[str, tuple[Any, ...]], Any]
 _Item = tuple[str, Any]
+
+
+def _reset_on_close(handler: Any) -> None:
+    """Close the connection with a reset: the client sees an error, not a short file."""
+    handler.close_connection = True
+    with contextlib.suppress(OSError):
+        handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
 class LocalServer(XmlRpcServer):
@@ -134,10 +143,12 @@ class LocalServer(XmlRpcServer):
                 if kind != "data":
                     if kind == "fail":
                         logger.warning("bridge: a transfer broke: %s", value.get("error"))
+                        _reset_on_close(handler)
                     return
                 handler.wfile.write(value)
                 channel.send({"op": "stream.ack", "stream": stream})
         except (OSError, queue.Empty, BridgeError) as exc:
             logger.info("bridge: stream %d stopped: %s", stream, exc)
+            _reset_on_close(handler)
             with contextlib.suppress(BridgeError):
                 channel.send({"op": "stream.cancel", "stream": stream})
