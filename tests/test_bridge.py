@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -44,7 +45,7 @@ from minisamp.bridge.framing import (
     read_frame,
     skip_to_magic,
 )
-from minisamp.errors import PeerProtocolError
+from minisamp.errors import BridgeError, PeerProtocolError
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -255,6 +256,15 @@ def test_far_side_without_minisamp_says_so_in_one_line(tmp_path: Path) -> None:
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1, out.stderr
     assert "minisamp is not installed on" in lines[0] and "pip install minisamp there" in lines[0]
+
+
+def test_an_old_minisamp_there_says_to_upgrade(tmp_path: Path) -> None:
+    far = local_far_side(tmp_path)
+    old = "minisamp: error: argument COMMAND: invalid choice: 'bridge'"
+    with pytest.raises(BridgeError, match=r"too old for the bridge: pip install -U minisamp"):
+        Bridge(
+            via=far.via, remote_command=f"sh -c {shlex.quote(f'echo {old!r} >&2; exit 2')}"
+        ).start()
 
 
 def test_reconnect_links_again_after_the_far_side_dies(

@@ -94,7 +94,11 @@ class Bridge:
 
     def start(self) -> Bridge:
         """Link the hubs; BridgeError (one line saying what to do) if the far side fails."""
-        self._connect()
+        try:
+            self._connect()
+        except BaseException:
+            self._hub.close()  # and the hub we may have started for nothing
+            raise
         if self._reconnect:
             self._supervisor = threading.Thread(
                 target=self._supervise, name="minisamp-bridge-reconnect", daemon=True

@@ -3,7 +3,8 @@
 A frame is a 9-byte header — kind (1 byte), stream id (4), payload length (4), all
 big-endian — then the payload.  Two kinds: ``CONTROL`` (a JSON object, stream 0) and
 ``DATA`` (a chunk of a file or URL being streamed across, on its stream id).  Payloads
-are at most :data:`MAX_PAYLOAD` bytes, so a reader never holds more than that.
+are at most :data:`MAX_PAYLOAD` bytes (a hub's largest XML-RPC body; data frames are
+far smaller), so a reader never holds more than that.
 
 The far side first writes :data:`MAGIC`; the near side skips whatever comes before it
 (a login banner a shell printed on stdout) and then reads frames.
@@ -35,7 +36,7 @@ PROTOCOL = 1
 MAGIC = b"\nMINISAMP-BRIDGE/1\n"
 CONTROL = 0
 DATA = 1
-MAX_PAYLOAD = 1 << 20
+MAX_PAYLOAD = 32 << 20
 _HEADER = struct.Struct(">BII")
 #: How much a login banner before the magic may hold.
 _MAX_PREAMBLE = 64 * 1024
