@@ -4,7 +4,7 @@
     python -m bench --quick --output /tmp/b.md
     python -m bench --only import,connect --no-write
 
-Metrics, in order: import, connect, roundtrip, throughput, tables.  Each prints its
+Metrics, in order: import, connect, roundtrip, throughput, tables, bridge.  Each prints its
 tables as it finishes; at the end the report is written as markdown (one table per
 quantity, goals, notes, the machine and the command) and, if matplotlib is
 installed, a bar chart of how many times better minisamp is than each peer.
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import connect, hub_throughput, import_time, roundtrip, table_send
+from . import bridge, connect, hub_throughput, import_time, roundtrip, table_send
 from ._common import (
     OURS,
     REPO_ROOT,
@@ -89,6 +89,7 @@ METRICS: dict[str, tuple[str, MetricFn]] = {
     "roundtrip": ("Round trip", _by_settings(roundtrip)),
     "throughput": ("Hub throughput", _by_settings(hub_throughput)),
     "tables": ("Tables", _by_settings(table_send)),
+    "bridge": ("Bridge", _by_settings(bridge)),
 }
 
 

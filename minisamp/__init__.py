@@ -18,6 +18,7 @@ from .client.directory import ClientInfo
 from .client.handlers import REPLY_LATER, Inbox, ReceivedMessage
 from .compat import SAMPIntegratedClient
 from .errors import (
+    BridgeError,
     ClientNotFoundError,
     HubGoneError,
     HubNotFoundError,
@@ -42,6 +43,7 @@ __all__ = [
     "SAMP_STATUS_ERROR",
     "SAMP_STATUS_OK",
     "SAMP_STATUS_WARNING",
+    "BridgeError",
     "Client",
     "ClientInfo",
     "ClientNotFoundError",

@@ -29,6 +29,20 @@ SSHD = "/usr/sbin/sshd"
 FAR_PACKAGES = ("defusedxml", "pyvo", "astropy", "numpy")
 
 
+#: Python source defining ``write_votable(path, rows)``: a TABLEDATA VOTable of *rows*
+#: rows (about 62 bytes each), written line by line, for far-side scripts to prepend.
+VOTABLE_WRITER = """
+def write_votable(path, rows):
+    with open(path, "w") as out:
+        out.write('<?xml version="1.0"?>\\n<VOTABLE version="1.4"><RESOURCE><TABLE>'
+                  '<FIELD name="i" datatype="int"/><FIELD name="x" datatype="double"/>'
+                  '<FIELD name="s" datatype="char" arraysize="*"/><DATA><TABLEDATA>\\n')
+        for i in range(rows):
+            out.write(f"<TR><TD>{i}</TD><TD>{i * 0.001:.6f}</TD><TD>row{i}</TD></TR>\\n")
+        out.write("</TABLEDATA></DATA></TABLE></RESOURCE></VOTABLE>\\n")
+"""
+
+
 def missing_reason() -> str | None:
     """Why the real-sshd tests cannot run here, or None."""
     if sys.platform != "linux" or os.geteuid() != 0:

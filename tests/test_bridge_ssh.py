@@ -27,7 +27,7 @@ import pytest
 from bridgeutil import absent, call_in_background, peak_rss_kib, wait_named
 from clientutil import connected, wait_for_directory
 from conftest import RunningHub, stop_process
-from sshfar import USER, Sshd, missing_reason, setup_far_user
+from sshfar import USER, VOTABLE_WRITER, Sshd, missing_reason, setup_far_user
 
 from minisamp import Bridge, ReceivedMessage
 
@@ -188,28 +188,25 @@ def test_a_desktop_table_reaches_an_unchanged_pyvo_script_there(
 
 
 BIG_SENDER = """
-    import os, sys, pyvo.samp
+import hashlib, os, sys, pyvo.samp
 
-    path = os.path.expanduser("~/big.vot")
-    rows = int(sys.argv[1]) if len(sys.argv) > 1 else {rows}
-    with open(path, "w") as out:
-        out.write('<?xml version="1.0"?>\\n<VOTABLE version="1.4"><RESOURCE><TABLE>'
-                  '<FIELD name="i" datatype="int"/><FIELD name="x" datatype="double"/>'
-                  '<FIELD name="s" datatype="char" arraysize="*"/><DATA><TABLEDATA>\\n')
-        for i in range(rows):
-            out.write(f"<TR><TD>{{i}}</TD><TD>{{i * 0.001:.6f}}</TD><TD>row{{i}}</TD></TR>\\n")
-        out.write("</TABLEDATA></DATA></TABLE></RESOURCE></VOTABLE>\\n")
-    import hashlib
-    digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
-    with pyvo.samp.connection(client_name="my analysis") as conn:
-        conn.bind_receive_call("test.never", lambda *args: print("called", flush=True))
-        target = pyvo.samp.find_client_id(conn, "desktop viewer")
-        message = {{"samp.mtype": "table.load.votable",
-                    "samp.params": {{"url": "file://" + path, "name": "big"}}}}
-        {send}
-        print(digest, flush=True)
-        {wait}
+path = os.path.expanduser("~/big.vot")
+write_votable(path, {rows})
+digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
+with pyvo.samp.connection(client_name="my analysis") as conn:
+    conn.bind_receive_call("test.never", lambda *args: print("called", flush=True))
+    target = pyvo.samp.find_client_id(conn, "desktop viewer")
+    message = {{"samp.mtype": "table.load.votable",
+                "samp.params": {{"url": "file://" + path, "name": "big"}}}}
+    {send}
+    print(digest, flush=True)
+    {wait}
 """
+
+
+def big_sender(rows: int, send: str, wait: str = "") -> str:
+    """A pyvo script there: write a table of *rows* rows, *send* it, print its digest."""
+    return VOTABLE_WRITER + BIG_SENDER.format(rows=rows, send=send, wait=wait)
 
 
 def _stream(url: str, sink: Callable[[bytes], None], chunk: int = 1 << 20) -> None:
@@ -238,11 +235,7 @@ def test_a_large_table_crosses_with_bounded_memory(
                 wait_named(there, "desktop viewer", "table.load.votable", timeout=120)
             far_pid = _far_bridge_pid()
             before = peak_rss_kib(near.pid), peak_rss_kib(far_pid)
-            code = BIG_SENDER.format(
-                rows=rows,
-                send='conn.call_and_wait(target, message, "120"); os.remove(path)',
-                wait="",
-            )
+            code = big_sender(rows, 'conn.call_and_wait(target, message, "120"); os.remove(path)')
             digest = finish(far_machine.script(code), timeout=240).split()[0]
             assert arrived.wait(60)
             sha = hashlib.sha256()
@@ -286,10 +279,10 @@ def test_ssh_killed_mid_transfer_unlinks_both_hubs_and_fails_pending_calls(
         bridge = far_machine.bridge(report=lines.append).start()
         with connected("desktop viewer") as viewer:
             messages, _, arrived = received(viewer, "table.load.votable")
-            code = BIG_SENDER.format(
-                rows=200_000,
-                send="conn.notify(target, message)",
-                wait="sys.stdin.read(); os.remove(path)",
+            code = big_sender(
+                200_000,
+                "conn.notify(target, message)",
+                "sys.stdin.read(); os.remove(path)",
             )
             script = far_machine.script(code)
             assert arrived.wait(120)

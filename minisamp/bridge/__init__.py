@@ -18,3 +18,5 @@ from __future__ import annotations
 from .api import Bridge, serve_stdio
 
 __all__ = ["Bridge", "serve_stdio"]
+
+Bridge.__module__ = serve_stdio.__module__ = __name__  # their public home
