@@ -16,7 +16,28 @@ from typing import Any
 from .client.client import Client, ClientState
 from .client.directory import ClientInfo
 from .client.handlers import REPLY_LATER, Inbox, ReceivedMessage
-from .compat import SAMPIntegratedClient
+from .compat import (
+    SAFE_MTYPES,
+    SAMP_ICON,
+    Conf,
+    SAMPClient,
+    SAMPHubProxy,
+    SAMPHubServer,
+    SAMPIntegratedClient,
+    SAMPMsgReplierWrapper,
+    SAMPXXEServerProxy,
+    WebProfileDialog,
+    conf,
+    safe_xmlrpc_loads,
+)
+from .datatypes import (
+    decode_bool,
+    decode_float,
+    decode_int,
+    encode_bool,
+    encode_float,
+    encode_int,
+)
 from .errors import (
     BridgeError,
     ClientNotFoundError,
@@ -40,6 +61,8 @@ from .version import __version__ as __version__
 
 __all__ = [
     "REPLY_LATER",
+    "SAFE_MTYPES",
+    "SAMP_ICON",
     "SAMP_STATUS_ERROR",
     "SAMP_STATUS_OK",
     "SAMP_STATUS_WARNING",
@@ -48,6 +71,7 @@ __all__ = [
     "ClientInfo",
     "ClientNotFoundError",
     "ClientState",
+    "Conf",
     "HubGoneError",
     "HubNotFoundError",
     "Inbox",
@@ -56,17 +80,31 @@ __all__ = [
     "PeerProtocolError",
     "ReceivedMessage",
     "Response",
+    "SAMPClient",
     "SAMPClientError",
     "SAMPHubError",
+    "SAMPHubProxy",
+    "SAMPHubServer",
     "SAMPIntegratedClient",
+    "SAMPMsgReplierWrapper",
     "SAMPProxyError",
     "SAMPProxyTimeoutError",
     "SAMPWarning",
+    "SAMPXXEServerProxy",
     "SampDataError",
     "SampError",
     "SampResponseError",
     "SampTimeoutError",
     "TransportError",
+    "WebProfileDialog",
+    "conf",
+    "decode_bool",
+    "decode_float",
+    "decode_int",
+    "encode_bool",
+    "encode_float",
+    "encode_int",
+    "safe_xmlrpc_loads",
 ]
 
 #: Public names loaded on first use: name → module.  Add a name to __all__ too once
@@ -75,7 +113,6 @@ _LAZY = {
     "Bridge": "minisamp.bridge",
     "Delivery": "minisamp.helpers",
     "Hub": "minisamp.hub",
-    "SAMPHubServer": "minisamp.compat",
     "accessible_table": "minisamp.helpers",
     "client_label": "minisamp.helpers",
     "connection": "minisamp.helpers",

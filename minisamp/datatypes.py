@@ -66,22 +66,29 @@ def encode_bool(value: bool) -> str:
     return "1" if value else "0"
 
 
-def decode_int(text: str) -> int:
-    """A SAMP int string as a Python int."""
+def decode_int(text: str | int) -> int:
+    """A SAMP int string as a Python int (a Python int, as pyvo peers send, passes through)."""
+    if isinstance(text, int):
+        return int(text)
     if not _SAMP_INT.match(text.strip()):
         raise SampDataError(f"not a SAMP int: {text!r}")
     return int(text)
 
 
-def decode_float(text: str) -> float:
-    """A SAMP float string as a Python float."""
+def decode_float(text: str | float) -> float:
+    """A SAMP float string as a Python float (a Python number passes through)."""
+    if isinstance(text, int | float):
+        return float(text)
     if not _SAMP_FLOAT.match(text.strip()):
         raise SampDataError(f"not a SAMP float: {text!r}")
     return float(text)
 
 
-def decode_bool(text: str) -> bool:
-    """A SAMP boolean: any non-zero SAMP int is true, anything else false (as JSAMP)."""
+def decode_bool(text: str | int | bool) -> bool:
+    """A SAMP boolean: any non-zero SAMP int is true, anything else false (as JSAMP);
+    a Python bool or int, as pyvo peers send, is read the same way."""
+    if isinstance(text, int):
+        return text != 0
     try:
         return decode_int(text) != 0
     except SampDataError:

@@ -12,6 +12,10 @@ The rules (SAMP 1.3 §4.3, and JSAMP's ``LockInfo``):
 * A hub creates its lockfile with ``O_EXCL`` and mode 0600, refuses to start while a
   live hub owns it, overwrites a dead hub's with a warning, and on stop deletes it
   only if it still carries its own secret.
+* Not in the standard: astropy's and pyvo's ``mode="multiple"`` hubs write
+  ``~/.samp-1/samp-hub-<id>`` instead (:func:`multiple_mode_lockfile`); clients find
+  them only by listing that directory (:func:`running_hubs`) and connecting with
+  ``hub_params=``.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from .errors import HubNotFoundError, SAMPHubError, SAMPWarning, TransportError
 
 __all__ = [
     "LOCKFILE_NAME",
+    "MULTIPLE_MODE_DIR",
     "LockInfo",
     "claim_lockfile",
     "default_lockfile_path",
@@ -41,14 +46,18 @@ __all__ = [
     "find_lockfile",
     "hub_lockfile_path",
     "is_hub_alive",
+    "multiple_mode_lockfile",
     "parse_lockfile",
     "read_lockfile",
     "release_lockfile",
+    "running_hubs",
 ]
 
 logger = logging.getLogger(__name__)
 
 LOCKFILE_NAME = ".samp"
+#: The directory of astropy's and pyvo's non-standard ``mode="multiple"`` lockfiles.
+MULTIPLE_MODE_DIR = ".samp-1"
 _STD_PREFIX = "std-lockurl:"
 _ASSIGNMENT = re.compile(r"([a-zA-Z0-9\-_.]+)=(.*)\Z")
 _MAX_LOCKFILE_BYTES = 64 * 1024
@@ -75,6 +84,15 @@ class LockInfo:
         ]
         lines += [f"{key}={value}" for key, value in self.extra.items()]
         return "\n".join(lines) + "\n"
+
+    def to_params(self) -> dict[str, str]:
+        """The lockfile's keys and values as a map (pyvo's ``hub_params``)."""
+        return {
+            "samp.secret": self.secret,
+            "samp.hub.xmlrpc.url": self.xmlrpc_url,
+            "samp.profile.version": self.profile_version,
+            **self.extra,
+        }
 
 
 def default_lockfile_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -304,3 +322,40 @@ def release_lockfile(path: Path, secret: str) -> bool:
     except FileNotFoundError:
         return False
     return True
+
+
+def multiple_mode_lockfile(hub_id: str, environ: Mapping[str, str] | None = None) -> Path:
+    """Where a ``mode="multiple"`` hub writes its lockfile: ``~/.samp-1/samp-hub-<hub_id>``.
+
+    Creates ``~/.samp-1`` (mode 0700) if needed, as astropy and pyvo do.
+    """
+    directory = default_lockfile_path(environ).parent / MULTIPLE_MODE_DIR
+    directory.mkdir(mode=0o700, exist_ok=True)
+    return directory / f"samp-hub-{hub_id}"
+
+
+def running_hubs(
+    environ: Mapping[str, str] | None = None, *, timeout: float = 2.0
+) -> dict[str, dict[str, str]]:
+    """Every hub that answers: lockfile → its keys (pyvo's ``get_running_hubs``).
+
+    The standard lockfile (``SAMP_HUB`` or ``~/.samp``) first, then each
+    ``~/.samp-1/samp-hub*`` of a ``mode="multiple"`` hub.  Pass a map's value as
+    ``hub_params=`` to connect to that hub.
+    """
+    found: dict[str, dict[str, str]] = {}
+    main = find_lockfile(environ)
+    candidates = [(str(file_url_to_path(main)) if main.startswith("file:") else main, main)]
+    directory = default_lockfile_path(environ).parent / MULTIPLE_MODE_DIR
+    if directory.is_dir():
+        for path in sorted(directory.glob("samp-hub*")):
+            if not path.name.endswith(".tmp"):
+                candidates.append((str(path), path.as_uri()))
+    for key, url in candidates:
+        try:
+            info = read_lockfile(url, timeout=timeout)
+        except (HubNotFoundError, ValueError):
+            continue
+        if info is not None and is_hub_alive(info.xmlrpc_url, timeout=timeout):
+            found[key] = info.to_params()
+    return found

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from desktop import desktop, xvfb_display  # noqa: F401  (fixtures for the desktop apps)
 
 from minisamp.lockfile import is_hub_alive, read_lockfile
 

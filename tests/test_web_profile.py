@@ -14,6 +14,7 @@ import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 from httputil import serving_directory
@@ -563,6 +564,28 @@ def test_crossdomain_policy_is_served(hub: Hub) -> None:
     assert reply.status == 200
     assert reply.headers["Content-Type"] == "text/x-cross-domain-policy"
     assert b"<cross-domain-policy>" in reply.body
+
+
+def test_clientaccesspolicy_is_served_as_pyvos_hub_does(hub: Hub) -> None:
+    assert hub.web_url is not None
+    reply = http_request(hub.web_url + "clientaccesspolicy.xml")
+    assert reply.status == 200
+    assert reply.headers["Content-Type"] == "text/xml"
+    policy = ElementTree.fromstring(reply.body)
+    assert policy.tag == "access-policy"
+    assert policy.find(".//allow-from/domain").get("uri") == "*"
+
+
+@pytest.mark.parametrize(("origin", "echoed"), [(ORIGIN, True), ("not an origin", False)])
+def test_get_answers_cors_as_jsamp_not_as_pyvo(hub: Hub, origin: str, echoed: bool) -> None:
+    """Only a well-formed Origin is echoed, and credentials are never granted (pyvo's hub
+    echoes anything and adds Allow-Credentials and Allow-Headers: see docs/migrating.md)."""
+    assert hub.web_url is not None
+    reply = http_request(hub.web_url + "crossdomain.xml", headers={"Origin": origin})
+    assert reply.status == 200
+    assert reply.headers.get("Access-Control-Allow-Origin") == (origin if echoed else None)
+    assert reply.headers.get("Access-Control-Allow-Credentials") is None
+    assert reply.headers.get("Access-Control-Allow-Headers") is None
 
 
 @pytest.mark.parametrize(

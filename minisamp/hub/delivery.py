@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 DELIVERY_TIMEOUT = 60.0
 #: Seconds between checks that clients owing replies still listen (0: no checks).
 PROBE_INTERVAL = 1.0
+#: Seconds between two attempts of a delivery the client answered with a fault.
+RETRY_DELAY = 0.01
 
 _UNREACHABLE = (ConnectionRefusedError, ConnectionResetError, BrokenPipeError)
 
@@ -161,9 +163,12 @@ class StandardDelivery:
     stopped and joined by :meth:`stop_probing` and :meth:`close`.
     """
 
-    def __init__(self, service: HubService, *, workers: int, timeout: float, name: str) -> None:
+    def __init__(
+        self, service: HubService, *, workers: int, timeout: float, name: str, retries: int = 0
+    ) -> None:
         self.service = service
         self._timeout = timeout
+        self._retries = retries
         self._name = name
         self._proxies: dict[str, XmlRpcProxy] = {}
         self._proxies_lock = threading.Lock()
@@ -206,7 +211,7 @@ class StandardDelivery:
     def _send(self, target: str, item: tuple[ClientRecord, str, tuple[SampValue, ...]]) -> None:
         record, method, args = item
         try:
-            self._proxy(record).call(f"samp.client.{method}", record.private_key, *args)
+            self._call(record, method, args)
         except SAMPProxyError as exc:
             logger.info("%s refused %s: %s", target, method, exc.faultString)
             self.service.delivery_failed(target, method, args, exc.faultString)
@@ -221,6 +226,18 @@ class StandardDelivery:
         except Exception as exc:
             logger.warning("cannot deliver %s to %s: %s", method, target, exc)
             self.service.delivery_failed(target, method, args, str(exc))
+
+    def _call(self, record: ClientRecord, method: str, args: tuple[SampValue, ...]) -> None:
+        """Deliver once, then up to ``retries`` more times, 10 ms apart, if it answers a fault
+        (pyvo's ``conf.n_retries``; a client that cannot be reached is not retried)."""
+        for attempt in range(self._retries + 1):
+            try:
+                self._proxy(record).call(f"samp.client.{method}", record.private_key, *args)
+                return
+            except SAMPProxyError:
+                if attempt == self._retries:
+                    raise
+            time.sleep(RETRY_DELAY)
 
     # -- probing -----------------------------------------------------------------------
 

@@ -60,6 +60,8 @@ class Hub:
     ``std-lockurl:file:`` URL, else ``~/.samp``).  The hub binds *host* (127.0.0.1)
     on *port* (0: any free port).  Every *probe_interval* seconds it drops clients that
     owe a reply but no longer listen (0: never check), so their callers need not wait.
+    A delivery the client answers with a fault is tried *delivery_retries* more times
+    (pyvo's ``conf.n_retries``; default: none).
 
     With *web_profile*, it also serves the SAMP Web Profile to browser pages at
     ``http://127.0.0.1:<web_port>/`` (see :mod:`minisamp.hub.web.profile`):
@@ -79,6 +81,7 @@ class Hub:
         workers: int = 16,
         max_body: int = DEFAULT_MAX_BODY,
         delivery_timeout: float = DELIVERY_TIMEOUT,
+        delivery_retries: int = 0,
         probe_interval: float = PROBE_INTERVAL,
         max_sync_timeout: float | None = None,
         extra_lockfile_keys: Mapping[str, str] | None = None,
@@ -100,6 +103,7 @@ class Hub:
         self._workers = workers
         self._max_body = max_body
         self._delivery_timeout = delivery_timeout
+        self._delivery_retries = delivery_retries
         self._probe_interval = probe_interval
         self._extra_keys = dict(extra_lockfile_keys or {})
         metadata: dict[str, SampValue] = {
@@ -155,6 +159,7 @@ class Hub:
                 workers=self._workers,
                 timeout=self._delivery_timeout,
                 name="minisamp-hub",
+                retries=self._delivery_retries,
             )
             info = LockInfo(self.secret, self._server.url, "1.3", self._lock_extras())
             try:

@@ -3,7 +3,8 @@
 Everything a browser meets on the Web Profile port besides the ``samp.webhub.*``
 XML-RPC calls: only peers on this machine are served (:func:`is_local_address`),
 CORS headers echo a well-formed ``Origin`` and answer preflights and Private Network
-Access, ``/crossdomain.xml`` is the Flash-era policy file pages still ask for, and a
+Access, ``/crossdomain.xml`` and ``/clientaccesspolicy.xml`` are the Flash- and
+Silverlight-era policy files pages still ask for, and a
 ``GET`` under :data:`TRANSLATOR_PATH` is the URL translator, which the access log
 never shows in full (each path holds a private key).
 
@@ -37,6 +38,21 @@ _CROSSDOMAIN = b"""<?xml version="1.0"?>
   <allow-access-from domain="*"/>
   <allow-http-request-headers-from domain="*" headers="*"/>
 </cross-domain-policy>
+"""
+# Silverlight's policy file, served as pyvo's hub does (JSAMP can, off by default).
+_CLIENTACCESSPOLICY = b"""<?xml version="1.0" encoding="utf-8"?>
+<access-policy>
+  <cross-domain-access>
+    <policy>
+      <allow-from http-request-headers="*">
+        <domain uri="*"/>
+      </allow-from>
+      <grant-to>
+        <resource path="/" include-subpaths="true"/>
+      </grant-to>
+    </policy>
+  </cross-domain-access>
+</access-policy>
 """
 
 
@@ -97,10 +113,12 @@ class WebHttpServer(XmlRpcServer):
         handler.end_headers()
 
     def handle_get(self, handler: Any) -> None:
-        """``/crossdomain.xml`` and the URL translator; 404 for anything else."""
+        """The two policy files and the URL translator; 404 for anything else."""
         path: str = handler.path
         if path == "/crossdomain.xml":
             handler.send_body(200, _CROSSDOMAIN, "text/x-cross-domain-policy")
+        elif path == "/clientaccesspolicy.xml":
+            handler.send_body(200, _CLIENTACCESSPOLICY, "text/xml")
         elif path.startswith(TRANSLATOR_PATH):
             self._translate(handler, path[len(TRANSLATOR_PATH) :])
         else:
