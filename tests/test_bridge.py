@@ -179,6 +179,9 @@ def test_a_file_url_crosses_as_a_token_url_served_after_the_file_is_deleted(
         assert received[0].params["table-id"] == url  # one URL, one token
         with urllib.request.urlopen(url, timeout=60) as reply:
             assert reply.read() == VOTABLE
+        # named again once deleted (a table-id, a highlight by URL): the same token
+        assert remote.call_and_wait(near_id, load, 60)["samp.status"] == "samp.ok"
+        assert received[1].params["url"] == url
         # the table-id comes back as the far client knows it
         row = {"samp.mtype": "table.highlight.row", "samp.params": {"table-id": url, "row": "0"}}
         assert near.call_and_wait(far_id, row, 60)["samp.status"] == "samp.ok"

@@ -120,12 +120,15 @@ class Exports:
         path = urllib.parse.urlsplit(url).path
         name = path.rstrip("/").rsplit("/", 1)[-1] or "data"
         fd: int | None = None
+        with self._lock:
+            known = self._by_url.get(url)
         if url.startswith("file:"):
             try:
                 fd = os.open(file_url_to_path(url), os.O_RDONLY | getattr(os, "O_BINARY", 0))
             except (OSError, ValueError) as exc:
-                logger.info("not exporting %s: %s", url, exc)
-                return None
+                if known is None:  # a file deleted since it crossed keeps its token
+                    logger.info("not exporting %s: %s", url, exc)
+                    return None
             name = urllib.parse.unquote(name)
         with self._lock:
             export = self._by_url.get(url)
