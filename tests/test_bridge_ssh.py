@@ -351,3 +351,40 @@ def test_far_side_missing_gives_one_clear_line(
     assert out.returncode == 1
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and says in lines[0], out.stderr
+
+
+TO_TOPCAT = """
+import time
+import numpy as np
+import pyvo.samp
+from astropy.table import Table
+
+table = Table({"ra": np.linspace(10, 11, 20), "dec": np.linspace(41, 42, 20)})
+with pyvo.samp.connection(client_name="my analysis") as conn:
+    topcat = pyvo.samp.find_client_id(conn, "topcat")
+    with pyvo.samp.accessible_table(table) as url:
+        load = {"samp.mtype": "table.load.votable",
+                "samp.params": {"url": url, "name": "from the cluster"}}
+        print(conn.call_and_wait(topcat, load, "60")["samp.status"], flush=True)
+        highlight = {"samp.mtype": "table.highlight.row", "samp.params": {"url": url, "row": "3"}}
+        for _ in range(120):  # TOPCAT says ok to a load a moment before the table is usable
+            status = conn.call_and_wait(topcat, highlight, "30")["samp.status"]
+            if status == "samp.ok":
+                break
+            time.sleep(0.25)
+        print(status, flush=True)
+"""
+
+
+def test_topcat_here_loads_a_table_from_a_pyvo_script_there(
+    far_machine: FarMachine,
+    samp_hub_factory: Callable[[str], RunningHub],
+    desktop: Callable[..., Any],
+) -> None:
+    samp_hub_factory("jsamp")
+    desktop("topcat")
+    with far_machine.bridge():
+        with connected("watcher", lockfile=far_machine.lock_url) as there:
+            wait_named(there, "topcat", "table.highlight.row")
+        loaded, highlighted = finish(far_machine.script(TO_TOPCAT), timeout=240).split()
+    assert (loaded, highlighted) == ("samp.ok", "samp.ok")

@@ -59,7 +59,7 @@ class Bridge:
     *via* replaces ``ssh DEST`` by any command giving a byte stream to the far side
     (``docker exec -i box``); *remote_command* replaces the far side's command (one
     word: the python to run ``-m minisamp bridge --stdio`` with).  *lockfile*: the
-    hub's lockfile URL here (default: ``SAMP_HUB``, else ``~/.samp``); when no hub
+    hub's lockfile here, a URL or a path (default: ``SAMP_HUB``, else ``~/.samp``); when no hub
     runs, one is started.  *report* is given one line at each change (who is linked,
     a lost link, a reconnection).
     """

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 from typing import Any
 
 from ..datatypes import SampValue
@@ -34,7 +35,10 @@ class Registration:
 
 
 class HubLink:
-    """The hub of this machine, for one bridge end (``start_hub``: start one if none runs)."""
+    """The hub of this machine, for one bridge end (``start_hub``: start one if none runs).
+
+    *lockfile_url*: the hub's lockfile, a URL or a path (default: ``SAMP_HUB``, ``~/.samp``).
+    """
 
     def __init__(self, lockfile_url: str | None = None, *, start_hub: bool = True) -> None:
         self._lockfile_url = lockfile_url
@@ -54,6 +58,8 @@ class HubLink:
                 self._proxy.close()
                 self._proxy = None
             url = self._lockfile_url or find_lockfile()
+            if "://" not in url and not url.startswith("file:"):  # a path
+                url = Path(url).absolute().as_uri()
             info = read_lockfile(url)
             if info is None or not is_hub_alive(info.xmlrpc_url):
                 if not self._start_hub:

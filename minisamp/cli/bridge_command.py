@@ -39,7 +39,7 @@ def add_bridge_command(command: Command) -> None:
     )
     p.add_argument("--reconnect", action="store_true", help="when the link drops, retry")
     p.add_argument(
-        "--lockfile", metavar="URL", help="the hub's lockfile here (default: $SAMP_HUB, ~/.samp)"
+        "--lockfile", metavar="PATH", help="the hub's lockfile here (default: $SAMP_HUB, ~/.samp)"
     )
     p.add_argument(
         "--connect-timeout",
