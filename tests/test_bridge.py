@@ -154,6 +154,30 @@ def test_calls_notifications_and_call_and_wait_cross_both_ways(
         assert near.clients[senders[0]].name == "my analysis"
 
 
+def test_a_broadcast_here_reaches_the_subscribed_clients_there(
+    linked: tuple[FarSide, Bridge, list[str]],
+) -> None:
+    far, _, _ = linked
+    got: list[ReceivedMessage] = []
+    arrived = threading.Event()
+
+    def record(msg: ReceivedMessage) -> None:
+        got.append(msg)
+        arrived.set()
+
+    with (
+        connected("desktop") as near,
+        connected("my analysis", lockfile=far.lock_url) as remote,
+    ):
+        remote.on("coord.pointAt.sky", record)
+        wait_named(near, "my analysis", "coord.pointAt.sky")
+        near_id = wait_named(remote, "desktop")
+        point = {"samp.mtype": "coord.pointAt.sky", "samp.params": {"ra": "10.68", "dec": "41.27"}}
+        near.notify_all(point)
+        assert arrived.wait(60)
+    assert got[0].params == {"ra": "10.68", "dec": "41.27"} and got[0].sender_id == near_id
+
+
 def test_a_file_url_crosses_as_a_token_url_served_after_the_file_is_deleted(
     linked: tuple[FarSide, Bridge, list[str]],
 ) -> None:

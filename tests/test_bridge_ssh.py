@@ -165,14 +165,15 @@ RECEIVE_TABLE = """
 """
 
 
+@pytest.mark.parametrize("near_hub", ["jsamp", "minisamp"])
 def test_a_desktop_table_reaches_an_unchanged_pyvo_script_there(
-    far_machine: FarMachine, samp_hub_factory: Callable[[str], RunningHub]
+    far_machine: FarMachine, samp_hub_factory: Callable[[str], RunningHub], near_hub: str
 ) -> None:
     from astropy.table import Table
 
     import minisamp
 
-    samp_hub_factory("minisamp")
+    samp_hub_factory(near_hub)
     with far_machine.bridge():
         script = far_machine.script(RECEIVE_TABLE)
         assert script.stdout is not None and script.stdout.readline().strip() == "ready"

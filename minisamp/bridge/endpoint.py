@@ -90,6 +90,7 @@ class Endpoint:
         self._announced: dict[str, str] = {}  # client id here → its samp.name
         self._pending: dict[str, tuple[str, str]] = {}  # call tag → (proxy key, msg-id)
         self._tags = itertools.count(1)
+        self._repliers: list[threading.Thread] = []
         self._ready = threading.Event()
         self.done = threading.Event()
         self.reason = ""
@@ -164,6 +165,12 @@ class Endpoint:
             self.server.on_stream(message)
 
     def _on_control(self, message: dict[str, Any]) -> None:
+        try:
+            self._handle(message)
+        except (BridgeError, KeyError, TypeError, ValueError) as exc:  # one message, not the link
+            logger.info("bridge: cannot handle %s: %r", message.get("op"), exc)
+
+    def _handle(self, message: dict[str, Any]) -> None:
         op = message["op"]
         if op == "hello":
             self._hello(message)
@@ -292,6 +299,9 @@ class Endpoint:
             return ""
         sender = str(args[0])
         if not self._linkable(sender):  # the hub itself, or a loop through a proxy
+            if method == "receiveCall" and len(args) == 3:
+                refusal = _error_response("the bridge does not carry this sender's calls")
+                self._reply_later([(proxy.reg.key, str(args[1]))], refusal)
             return ""
         with self._lock:
             announced = sender in self._announced
@@ -306,28 +316,46 @@ class Endpoint:
         with self._lock:
             self._pending[tag] = (proxy.reg.key, str(args[1]))
         if not self._send({"op": "call", "tag": tag, **message}):
-            threading.Thread(
-                target=self._fail_pending, name="minisamp-bridge-fail", daemon=True
-            ).start()
+            with self._lock:
+                self._pending.pop(tag, None)
+            text = f"the bridge to {self.proxies.host} is closed: {self.channel.reason}"
+            self._reply_later([(proxy.reg.key, str(args[1]))], _error_response(text))
         return ""
+
+    def _reply_later(self, calls: list[tuple[str, str]], response: dict[str, SampValue]) -> None:
+        """Answer *calls* (proxy key, msg-id) from a thread: never inside the hub's callback."""
+        thread = threading.Thread(
+            target=self._reply_all, args=(calls, response), name="minisamp-bridge-reply"
+        )
+        thread.daemon = True
+        with self._lock:
+            self._repliers = [t for t in self._repliers if t.is_alive()] + [thread]
+        thread.start()
+
+    def _reply_all(self, calls: list[tuple[str, str]], response: dict[str, SampValue]) -> None:
+        for key, msg_id in calls:
+            try:
+                self.hub.call("reply", key, msg_id, response)
+            except BridgeError as exc:
+                logger.debug("bridge: cannot answer %s: %s", msg_id, exc)
 
     # -- the end -----------------------------------------------------------------------
 
     def _fail_pending(self) -> None:
         with self._lock:
             pending, self._pending = list(self._pending.values()), {}
-        response = _error_response(f"the bridge to {self.proxies.host} closed: {self.reason}")
-        for key, msg_id in pending:
-            try:
-                self.hub.call("reply", key, msg_id, response)
-            except BridgeError as exc:
-                logger.debug("bridge: cannot fail %s: %s", msg_id, exc)
+        text = f"the bridge to {self.proxies.host} closed: {self.reason}"
+        self._reply_all(pending, _error_response(text))
 
     def _on_close(self, reason: str) -> None:
         self.reason = reason
         self._ready.set()
         self.server.fail_streams(reason)
         self._fail_pending()
+        with self._lock:
+            repliers = list(self._repliers)
+        for thread in repliers:
+            thread.join(10.0)
         self.proxies.remove_all()
         self.watcher.stop()
         self.server.close()
