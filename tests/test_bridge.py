@@ -17,7 +17,7 @@ import sys
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from bridgeutil import (
 from clientutil import connected, wait_for_directory
 from conftest import RunningHub
 
-from minisamp import REPLY_LATER, Bridge, ReceivedMessage
+from minisamp import REPLY_LATER, Bridge, ClientInfo, ReceivedMessage
 from minisamp.bridge.framing import (
     CONTROL,
     DATA,
@@ -152,6 +152,37 @@ def test_calls_notifications_and_call_and_wait_cross_both_ways(
         remote.notify(near_id, message)
         assert notified.wait(60)
         assert near.clients[senders[0]].name == "my analysis"
+
+
+def test_status_says_who_is_linked_each_way(linked: tuple[FarSide, Bridge, list[str]]) -> None:
+    far, _, _ = linked
+
+    def status() -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "minisamp", "bridge", "--status"]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+    def shown(clients: Mapping[str, ClientInfo]) -> bool:
+        return any(
+            info.metadata.get("bridge.shown-here") == ["my analysis"]
+            and info.metadata.get("bridge.shown-there") == ["desktop"]
+            for info in clients.values()
+        )
+
+    with (
+        connected("desktop") as near,
+        connected("my analysis", lockfile=far.lock_url),
+    ):
+        wait_for_directory(near, shown, 60)
+        out = status()
+    assert out.returncode == 0, out.stderr
+    assert "1 there (my analysis) shown here; 1 here (desktop) shown there" in out.stdout
+
+
+def test_status_without_a_bridge_says_so(samp_hub_factory: Callable[[str], RunningHub]) -> None:
+    samp_hub_factory("minisamp")
+    command = [sys.executable, "-m", "minisamp", "bridge", "--status"]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and "no bridge links this hub" in out.stdout
 
 
 def test_a_broadcast_here_reaches_the_subscribed_clients_there(

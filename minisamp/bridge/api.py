@@ -37,7 +37,8 @@ logger = logging.getLogger(__name__)
 RECONNECT_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 
 
-def _summary_line(where: str, summary: Summary) -> str:
+def summary_line(where: str, summary: Summary) -> str:
+    """One line saying who is linked each way with *where*."""
     here, there = summary
     return (
         f"bridge to {where}: {len(there)} there ({', '.join(there) or '-'}) shown here; "
@@ -162,7 +163,7 @@ class Bridge:
     def _changed(self, summary: Summary) -> None:
         if summary != self._last:
             self._last = summary
-            self._report(_summary_line(self.where, summary))
+            self._report(summary_line(self.where, summary))
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the link ends for good (stopped, or lost without reconnect)."""

@@ -142,8 +142,15 @@ class Endpoint:
         return here, tuple(self.proxies.names())
 
     def _changed(self) -> None:
-        if self._on_change is not None and self._ready.is_set() and not self.channel.closed:
-            self._on_change(self.summary())
+        if not self._ready.is_set() or self.channel.closed:
+            return
+        here, there = self.summary()
+        try:
+            self.watcher.publish(list(here), list(there))
+        except BridgeError as exc:
+            logger.info("bridge: cannot publish who is linked: %s", exc)
+        if self._on_change is not None:
+            self._on_change((here, there))
 
     def _send(self, message: dict[str, Any]) -> bool:
         try:
@@ -275,6 +282,8 @@ class Endpoint:
 
     def _on_event(self, mtype: str, params: dict[str, Any]) -> None:
         client_id = str(params.get("id", ""))
+        if self.watcher.reg is not None and client_id == self.watcher.reg.id:
+            return  # our own metadata, saying who is linked
         if mtype in ("samp.hub.event.metadata", "samp.hub.event.subscriptions"):
             self._announce(client_id)
         elif mtype == "samp.hub.event.unregister":

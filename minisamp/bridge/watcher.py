@@ -3,7 +3,9 @@
 :class:`Watcher` registers one client (``samp.name`` "minisamp bridge"), subscribes
 to ``samp.hub.event.*`` and hands each event, in order, to ``on_event(mtype,
 params)`` on a named thread of its own — never inside the hub's callback, so a hub
-that waits on its deliveries is never called back into from one.
+that waits on its deliveries is never called back into from one.  Its metadata also
+says who is linked each way (``bridge.shown-here``, ``bridge.shown-there``: lists of
+names), which is what ``minisamp bridge --status`` shows.
 """
 
 from __future__ import annotations
@@ -37,21 +39,43 @@ class Watcher:
             target=self._run, name="minisamp-bridge-events", daemon=True
         )
         self.reg: Registration | None = None
+        self._metadata: dict[str, SampValue] = {}
 
     def start(self, far_host: str) -> Registration:
         """Register on the hub and start handing on its events."""
         reg = self._hub.register()
         self.reg = reg
         self._server.add_callback(reg.key, self._callback)
-        metadata: dict[str, SampValue] = {
+        self._metadata = {
             "samp.name": "minisamp bridge",
             "samp.description.text": f"links this hub to the SAMP hub on {far_host} (over SSH)",
             "bridge.host": far_host,
+            "bridge.shown-there": [],
+            "bridge.shown-here": [],
         }
         subscriptions: dict[str, SampValue] = {f"samp.hub.event.{e}": {} for e in _EVENTS}
         self._thread.start()
-        self._hub.declare(reg, metadata, subscriptions, self._server.url)
+        self._hub.declare(reg, self._metadata, subscriptions, self._server.url)
         return reg
+
+    def publish(self, here: list[str], there: list[str]) -> None:
+        """Say in our metadata who is linked (``minisamp bridge --status`` reads it)."""
+        reg = self.reg
+        if reg is None:
+            return
+        if [here, there] == [
+            self._metadata["bridge.shown-there"],
+            self._metadata["bridge.shown-here"],
+        ]:
+            return
+        shown_there: list[SampValue] = list(here)
+        shown_here: list[SampValue] = list(there)
+        self._metadata = {
+            **self._metadata,
+            "bridge.shown-there": shown_there,
+            "bridge.shown-here": shown_here,
+        }
+        self._hub.call("declareMetadata", reg.key, self._metadata)
 
     def _callback(self, method: str, args: tuple[Any, ...]) -> Any:
         if method == "receiveNotification" and len(args) == 2 and isinstance(args[1], dict):

@@ -10,6 +10,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 __all__ = ["add_bridge_command", "cmd_bridge"]
 
@@ -49,6 +50,11 @@ def add_bridge_command(command: Command) -> None:
         help="how long the far side may take to start (default: 60)",
     )
     p.add_argument(
+        "--status",
+        action="store_true",
+        help="say which bridges link this machine's hub, and who is linked each way",
+    )
+    p.add_argument(
         "--stdio",
         action="store_true",
         help="be the far side: speak the bridge protocol on stdin/stdout (what ssh runs)",
@@ -65,6 +71,8 @@ def cmd_bridge(args: argparse.Namespace) -> int:
 
     if args.stdio:
         return serve_stdio(args.lockfile)
+    if args.status:
+        return _status(args.lockfile)
     if not args.dest and not args.via:
         print(
             "minisamp bridge: say where: minisamp bridge user@host (or --via CMD)", file=sys.stderr
@@ -86,3 +94,28 @@ def cmd_bridge(args: argparse.Namespace) -> int:
     finally:
         bridge.stop()
     return 1 if bridge.reason and not args.reconnect else 0
+
+
+def _status(lockfile: str | None) -> int:
+    """Print a line per bridge linked to this hub (from its client's metadata); 1 if none."""
+    from ..bridge.api import summary_line
+    from ..client import Client
+
+    if lockfile and "://" not in lockfile and not lockfile.startswith("file:"):
+        lockfile = Path(lockfile).absolute().as_uri()
+    with Client("minisamp bridge --status", callable=False, lockfile=lockfile) as client:
+        bridges = [
+            info.metadata
+            for info in client.clients.values()
+            if info.name == "minisamp bridge" and "bridge.host" in info.metadata
+        ]
+    for meta in bridges:
+        here, there = meta.get("bridge.shown-there", []), meta.get("bridge.shown-here", [])
+        names = (
+            tuple(str(n) for n in here) if isinstance(here, list) else (),
+            tuple(str(n) for n in there) if isinstance(there, list) else (),
+        )
+        print(summary_line(str(meta["bridge.host"]), names))
+    if not bridges:
+        print("no bridge links this hub: start one with minisamp bridge user@host")
+    return 0 if bridges else 1
