@@ -118,6 +118,21 @@ def test_far_client_appears_here_by_name_with_its_subscriptions_kept_in_step(
     assert bridge.linked
 
 
+def test_another_bridges_proxies_are_not_echoed_back(
+    linked: tuple[FarSide, Bridge, list[str]],
+) -> None:
+    far, _, _ = linked
+    proxy_like = {"samp.name": "echo", "bridge.host": "elsewhere", "bridge.remote-id": "c9"}
+    with (
+        connected("echo", metadata=proxy_like),
+        connected("after it") as later,
+        connected("watcher", lockfile=far.lock_url) as there,
+    ):
+        later.on("test.x", lambda msg: None)
+        wait_named(there, "after it", "test.x")  # announced in order: "echo" would be first
+        assert all(info.name != "echo" for info in there.clients.values())
+
+
 def test_calls_notifications_and_call_and_wait_cross_both_ways(
     linked: tuple[FarSide, Bridge, list[str]],
 ) -> None:

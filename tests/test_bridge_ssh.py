@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -252,6 +253,11 @@ def test_a_large_table_crosses_with_bounded_memory(
         grew = [(a - b) // 1024 for a, b in zip(after, before, strict=True)]
         print(f"{rows} rows, {size[0] / 1e6:.1f} MB; peak memory grew {grew} MB (near, far)")
         assert all(g < 40 for g in grew), f"{size[0] >> 20} MiB crossed; memory grew {grew} MiB"
+        far_exit = os.pidfd_open(far_pid)
+        near.send_signal(signal.SIGINT)  # Ctrl-C: both ends stop
+        assert near.wait(60) == 130
+        assert select.select([far_exit], [], [], 60)[0], "the far side outlived the bridge"
+        os.close(far_exit)
     finally:
         stop_process(near, signal.SIGINT)
 

@@ -15,7 +15,9 @@ stream.*   open, head, ack, cancel, end, fail: a URL's bytes (:mod:`.urls`)
 
 Ids are each hub's own: a ``client`` message is answered by a proxy on the receiving
 hub (:mod:`.proxies`), and messages name the real clients, so each end maps them to
-its proxies.  URLs in messages and responses are rewritten on the way out
+its proxies.  Clients with ``bridge.host`` in their metadata (any bridge's proxies and
+its own client) are never announced: two bridges between the same hubs cannot echo
+each other's proxies back and forth.  URLs in messages and responses are rewritten on the way out
 (:mod:`.urls`).  When the channel closes, every pending call gets an error response
 and every proxy is unregistered.
 """
@@ -273,6 +275,8 @@ class Endpoint:
             logger.info("bridge: cannot describe %s: %s", client_id, exc)
             return
         if not isinstance(metadata, dict) or not isinstance(subscriptions, dict):
+            return
+        if "bridge.host" in metadata:  # another bridge's client or proxy: never echoed back
             return
         message = {"op": "client", "id": client_id, "metadata": metadata}
         message["subscriptions"] = subscriptions
