@@ -15,11 +15,13 @@ stream.*   open, head, ack, cancel, end, fail: a URL's bytes (:mod:`.urls`)
 
 Ids are each hub's own: a ``client`` message is answered by a proxy on the receiving
 hub (:mod:`.proxies`), and messages name the real clients, so each end maps them to
-its proxies.  Clients with ``bridge.host`` in their metadata (any bridge's proxies and
-its own client) are never announced: two bridges between the same hubs cannot echo
+its proxies.  Clients with ``bridge.*`` keys in their metadata (any bridge's proxies,
+its own client, ``--status``) are never announced: two bridges between the same hubs cannot echo
 each other's proxies back and forth.  URLs in messages and responses are rewritten on the way out
 (:mod:`.urls`).  When the channel closes, every pending call gets an error response
-and every proxy is unregistered.
+and every proxy is unregistered.  A client that unregisters is announced ``gone``
+only once the replies it sent to calls from across have been passed on (or after 5 s):
+they travel by another path than the hub's events, and must not be overtaken.
 """
 
 from __future__ import annotations
@@ -93,6 +95,9 @@ class Endpoint:
         self._pending: dict[str, tuple[str, str]] = {}  # call tag → (proxy key, msg-id)
         self._tags = itertools.count(1)
         self._repliers: list[threading.Thread] = []
+        # calls made here for the far end, not answered yet: call tag → recipient id here
+        self._outstanding: dict[str, str] = {}
+        self._drained = threading.Condition(self._lock)
         self._ready = threading.Event()
         self.done = threading.Event()
         self.reason = ""
@@ -240,10 +245,18 @@ class Endpoint:
             if proxy is None:
                 raise BridgeError(f"the sender {message['sender']} is not linked")
             body = self._restore(message["message"])
+            with self._lock:
+                self._outstanding[tag] = str(message["recipient"])
             self.hub.call("call", proxy.reg.key, message["recipient"], tag, body)
         except BridgeError as exc:
+            self._answered(tag)
             text = f"not delivered across the bridge: {exc}"
             self._send({"op": "response", "tag": tag, "response": _error_response(text)})
+
+    def _answered(self, tag: str) -> None:
+        with self._drained:
+            if self._outstanding.pop(tag, None) is not None:
+                self._drained.notify_all()
 
     def _deliver_response(self, message: dict[str, Any]) -> None:
         with self._lock:
@@ -276,7 +289,7 @@ class Endpoint:
             return
         if not isinstance(metadata, dict) or not isinstance(subscriptions, dict):
             return
-        if "bridge.host" in metadata:  # another bridge's client or proxy: never echoed back
+        if any(key.startswith("bridge.") for key in metadata):  # a bridge's own: never echoed
             return
         message = {"op": "client", "id": client_id, "metadata": metadata}
         message["subscriptions"] = subscriptions
@@ -291,7 +304,10 @@ class Endpoint:
         if mtype in ("samp.hub.event.metadata", "samp.hub.event.subscriptions"):
             self._announce(client_id)
         elif mtype == "samp.hub.event.unregister":
-            with self._lock:
+            with self._drained:  # its last replies may still be on their way to our proxies
+                self._drained.wait_for(lambda: client_id not in self._outstanding.values(), 5.0)
+                for tag in [t for t, who in self._outstanding.items() if who == client_id]:
+                    del self._outstanding[tag]  # it left without answering
                 known = self._announced.pop(client_id, None) is not None
             if known:
                 self._send({"op": "gone", "id": client_id})
@@ -307,6 +323,7 @@ class Endpoint:
         if method == "receiveResponse" and len(args) == 3:
             _, tag, response = args
             self._send({"op": "response", "tag": tag, "response": self._rewrite(response)})
+            self._answered(str(tag))
             return ""
         if method not in ("receiveNotification", "receiveCall") or not args:
             return ""

@@ -103,7 +103,10 @@ def _status(lockfile: str | None) -> int:
 
     if lockfile and "://" not in lockfile and not lockfile.startswith("file:"):
         lockfile = Path(lockfile).absolute().as_uri()
-    with Client("minisamp bridge --status", callable=False, lockfile=lockfile) as client:
+    metadata = {"bridge.query": "status"}  # a bridge's own client: never mirrored
+    with Client(
+        "minisamp bridge --status", metadata=metadata, callable=False, lockfile=lockfile
+    ) as client:
         bridges = [
             info.metadata
             for info in client.clients.values()
