@@ -4,7 +4,8 @@ Job: each end joins its own machine's hub, mirrors the other hub's clients as pr
 clients, carries messages, calls and responses across, and serves the files their URLs
 name through the same stream.  Modules, one job each: ``framing`` (frames on a byte
 stream), ``channel`` (the multiplexer: control messages and data streams),
-``hublink`` (one end's raw connection to its hub), ``proxies`` (the mirrored clients),
+``hublink`` (one end's raw connection to its hub), ``watcher`` (its hub's events),
+``proxies`` (the mirrored clients),
 ``urls`` (rewriting and exporting URLs), ``fileserver`` (serving them on loopback),
 ``endpoint`` (one end, all of the above), ``launcher`` (the far side's process) and
 ``api`` (:class:`Bridge`).

@@ -174,6 +174,18 @@ class Exports:
             export.close()
 
 
+_seek_lock = threading.Lock()
+
+
+def _pread(fd: int, size: int, offset: int) -> bytes:
+    """*size* bytes at *offset*, leaving other readers of *fd* undisturbed."""
+    if hasattr(os, "pread"):
+        return os.pread(fd, size, offset)
+    with _seek_lock:  # Windows has no pread: seek and read under one lock
+        os.lseek(fd, offset, os.SEEK_SET)
+        return os.read(fd, size)
+
+
 class _Outgoing:
     def __init__(self) -> None:
         self.credit = threading.Semaphore(WINDOW)
@@ -253,7 +265,7 @@ class Senders:
         self._channel.send({"op": "stream.head", "stream": stream, "size": size})
         offset = 0
         while offset < size and self._wait_credit(state):
-            data = os.pread(fd, min(CHUNK, size - offset), offset)
+            data = _pread(fd, min(CHUNK, size - offset), offset)
             if not data:
                 raise OSError(f"the file shrank to {offset} bytes while being sent")
             self._channel.send_data(stream, data)
