@@ -5,7 +5,7 @@
     python -m bench --only import,connect --no-write
 
 Metrics, in order: import, connect, roundtrip, throughput, tables, fits_writer,
-topcat.  Each prints its tables as it finishes; at the end the report is written as
+topcat, bridge.  Each prints its tables as it finishes; at the end the report is written as
 markdown (one table per quantity, goals, notes, the machine and the command) and, if
 matplotlib is installed, a bar chart of how many times better minisamp is than each peer.
 
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import connect, hub_throughput, import_time, roundtrip, table_send, topcat_send
+from . import bridge, connect, hub_throughput, import_time, roundtrip, table_send, topcat_send
 from ._common import (
     OURS,
     REPO_ROOT,
@@ -92,6 +92,7 @@ METRICS: dict[str, tuple[str, MetricFn]] = {
     "tables": ("Tables", _by_settings(table_send)),
     "fits_writer": ("FITS writer", _by_settings(topcat_send, "measure_writer")),
     "topcat": ("Tables into TOPCAT", _by_settings(topcat_send)),
+    "bridge": ("Bridge", _by_settings(bridge)),
 }
 
 

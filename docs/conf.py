@@ -51,6 +51,7 @@ OWN_PAGES = [
     "client",
     "hub",
     "cli",
+    "remote",
     "testing",
     "security",
     "architecture",

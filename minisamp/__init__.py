@@ -39,6 +39,7 @@ from .datatypes import (
     encode_int,
 )
 from .errors import (
+    BridgeError,
     ClientNotFoundError,
     HubGoneError,
     HubNotFoundError,
@@ -65,6 +66,7 @@ __all__ = [
     "SAMP_STATUS_ERROR",
     "SAMP_STATUS_OK",
     "SAMP_STATUS_WARNING",
+    "BridgeError",
     "Client",
     "ClientInfo",
     "ClientNotFoundError",
@@ -108,6 +110,7 @@ __all__ = [
 #: Public names loaded on first use: name → module.  Add a name to __all__ too once
 #: its module exists and importing it stays free of astropy, threads and files.
 _LAZY = {
+    "Bridge": "minisamp.bridge",
     "Delivery": "minisamp.helpers",
     "Hub": "minisamp.hub",
     "accessible_table": "minisamp.helpers",

@@ -7,6 +7,7 @@ Catch :class:`SampError` to catch everything minisamp raises on purpose::
     ├── PeerProtocolError                         what arrived is malformed or hostile
     ├── TransportError (also OSError)             an endpoint could not be reached in time
     ├── MissingDependencyError (also ImportError) an optional extra is not installed
+    ├── BridgeError                               a bridge could not start, or its link broke
     ├── SAMPHubError                              hub missing, stale or misbehaving
     │   ├── HubNotFoundError                      no lockfile, or its hub is dead
     │   └── HubGoneError                          the hub went away while we were connected
@@ -32,6 +33,7 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "BridgeError",
     "ClientNotFoundError",
     "HubGoneError",
     "HubNotFoundError",
@@ -79,6 +81,10 @@ class TransportError(SampError, OSError):
 
 class MissingDependencyError(SampError, ImportError):
     """An optional dependency is missing, e.g. astropy (``pip install minisamp[tables]``)."""
+
+
+class BridgeError(SampError):
+    """A bridge could not reach its far side, or the link between the two hubs broke."""
 
 
 class SAMPHubError(SampError):

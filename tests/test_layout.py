@@ -24,6 +24,7 @@ ROLES = [
     ("minisamp.hub.web", "web"),
     ("minisamp.hub", "hub"),
     ("minisamp.tables", "tables"),
+    ("minisamp.bridge", "bridge"),
     ("minisamp.errors", "shared"),
     ("minisamp.datatypes", "shared"),
     ("minisamp.messages", "shared"),
@@ -49,9 +50,10 @@ MAY_IMPORT = {
     "hub": {"shared", "xmlrpc", "web"},  # Hub starts a Web Profile when asked, lazily
     "web": {"shared", "xmlrpc", "hub"},  # the routing service only: see the test below
     "tables": {"shared"},
+    "bridge": {"shared", "xmlrpc", "client", "hub"},
     "user": {"shared", "xmlrpc", "client", "hub", "web", "tables", "root"},
     "root": {"shared", "client", "user"},
-    "cli": {"shared", "xmlrpc", "client", "hub", "web", "tables", "user", "root"},
+    "cli": {"shared", "xmlrpc", "client", "hub", "web", "tables", "user", "root", "bridge"},
 }
 
 #: Deliberate exceptions, each with its reason (also in docs/architecture.md).

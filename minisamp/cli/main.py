@@ -40,6 +40,7 @@ from ..errors import (
     SampResponseError,
     TransportError,
 )
+from .bridge_command import add_bridge_command
 from .commands import (
     cmd_clients,
     cmd_demo,
@@ -209,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="use the running hub (default: start a private one)",
     )
+    add_bridge_command(command)
     return parser
 
 
