@@ -30,6 +30,8 @@ ROLES = [
     ("minisamp.lockfile", "shared"),
     ("minisamp.version", "shared"),
     ("minisamp.helpers", "user"),
+    ("minisamp.linked", "user"),
+    ("minisamp.coverage", "user"),
     ("minisamp.compat", "user"),
     ("minisamp.testing", "user"),
     ("minisamp.demo", "user"),

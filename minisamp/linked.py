@@ -1,0 +1,437 @@
+"""Linked views: row selections and highlights shared with TOPCAT, Aladin, glue…
+
+A table sent with :func:`~minisamp.send_table_to` or received with
+:func:`~minisamp.receive_table` is remembered by the connection under the
+``table-id`` it travelled with — a reference to the table (a weak one when the table
+allows it), never a copy.  Then::
+
+    samp.select_rows(conn, table, [3, 5, 8], client_name="topcat")   # table.select.rowList
+    samp.highlight_row(conn, table, 42)                              # table.highlight.row
+    rows = samp.selected_rows(conn, table, timeout=60)               # the next selection
+    samp.on_selection(conn, table, show)                             # show(rows) each time
+    samp.on_highlight(conn, table, mark)                             # mark(row_index)
+
+Rows are identified as the MTypes define them, and as TOPCAT does: 0-based indices of
+the rows *as the table was sent* (TOPCAT's own sorting and subsets do not change them),
+as SAMP int strings; TOPCAT sends them ascending.  The connection subscribes to the two
+MTypes the first time one of these functions is used, never before; a selection or
+highlight of a table it does not know is answered ``samp.error`` "unknown table-id …".
+"""
+
+from __future__ import annotations
+
+import logging
+import operator
+import queue
+import threading
+import urllib.parse
+import urllib.request
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import helpers
+from .datatypes import decode_int, encode_int
+from .errors import SAMPClientError, SampDataError, SampError, SampResponseError, SampTimeoutError
+from .messages import Message
+
+__all__ = [
+    "HIGHLIGHT",
+    "SELECT",
+    "highlight_row",
+    "on_highlight",
+    "on_selection",
+    "remember_table",
+    "select_rows",
+    "selected_rows",
+    "send_linked",
+]
+
+logger = logging.getLogger(__name__)
+
+SELECT = "table.select.rowList"
+HIGHLIGHT = "table.highlight.row"
+
+
+# -- what a connection remembers ------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Linked:
+    """One table this connection sent or received: its id, URL and a reference to it."""
+
+    table_id: str
+    url: str
+    ref: Callable[[], Any]
+    nrows: int | None
+    on_select: list[Callable[[Any], Any]] = field(default_factory=list)
+    on_highlight: list[Callable[[int], Any]] = field(default_factory=list)
+    waiters: list[queue.SimpleQueue[Any]] = field(default_factory=list)
+    pinned: Any = None  # the table itself, held while callbacks want its rows
+
+    def watch(self, callbacks: list[Any], callback: Any) -> None:
+        """Add *callback*; the table is then kept alive until the last one goes."""
+        self.pinned = self.ref()
+        callbacks.append(callback)
+
+    def unwatch(self, callbacks: list[Any], callback: Any) -> None:
+        if callback in callbacks:
+            callbacks.remove(callback)
+        if not self.on_select and not self.on_highlight:
+            self.pinned = None
+
+
+class _Links:
+    """Every table one connection knows, by table-id; whether it listens yet."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.tables: dict[str, _Linked] = {}
+        self.listening = False
+
+    def find(self, table: Any) -> _Linked | None:
+        """The latest entry for *table* (the object itself, or a table-id string)."""
+        with self.lock:
+            entries = list(self.tables.values())
+        for entry in reversed(entries):
+            if entry.ref() is table:
+                return entry
+        if isinstance(table, str):
+            return self.tables.get(table)
+        return None
+
+    def lookup(self, table_id: str | None, url: str | None) -> _Linked | None:
+        """The entry a message names: by table-id, else by URL (TOPCAT's order)."""
+        with self.lock:
+            if table_id is not None and table_id in self.tables:
+                return self.tables[table_id]
+            wanted = _same_resource_key(url) if url else None
+            for entry in reversed(list(self.tables.values())):
+                if wanted is not None and _same_resource_key(entry.url) == wanted:
+                    return entry
+        return None
+
+
+_links: weakref.WeakKeyDictionary[Any, _Links] = weakref.WeakKeyDictionary()
+_links_lock = threading.Lock()
+
+
+def _links_of(conn: Any) -> _Links:
+    with _links_lock:
+        links = _links.get(conn)
+        if links is None:
+            links = _links[conn] = _Links()
+        return links
+
+
+def _same_resource_key(url: str) -> str:
+    """``file:/x``, ``file:///x`` and ``file://localhost/x`` are one file (TOPCAT writes
+    the first); other URLs compare as they are."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "file" and parts.netloc in ("", "localhost"):
+        return "file:" + urllib.request.url2pathname(parts.path)
+    return url
+
+
+def _reference(table: Any) -> Callable[[], Any]:
+    try:
+        return weakref.ref(table)
+    except TypeError:  # str paths and the like: small, kept as they are
+        return lambda: table
+
+
+def _row_count(table: Any) -> int | None:
+    if hasattr(table, "colnames"):  # an astropy Table or QTable
+        return len(table)
+    return None
+
+
+def remember_table(conn: Any, table_id: str, table: Any, url: str) -> None:
+    """Remember that *table* travelled on *conn* as *table_id* (by reference, no copy).
+
+    Called by ``send_table_to`` and ``receive_table``; costs one dict entry, and does not
+    subscribe the connection to anything.
+    """
+    links = _links_of(conn)
+    entry = _Linked(table_id, url, _reference(table), _row_count(table))
+    with links.lock:
+        old = links.tables.pop(table_id, None)
+        if old is not None and old.ref() is table:  # sent again: keep its listeners
+            entry.on_select, entry.on_highlight = old.on_select, old.on_highlight
+            entry.waiters, entry.pinned = old.waiters, old.pinned
+        links.tables[table_id] = entry
+
+
+def _known(conn: Any, table: Any) -> _Linked:
+    entry = _links_of(conn).find(table)
+    if entry is None:
+        raise SAMPClientError(
+            "this table was neither sent nor received on this connection: send it with "
+            "samp.send_table_to(conn, table, ...) first, or use the table receive_table returned"
+        )
+    return entry
+
+
+# -- listening ---------------------------------------------------------------------------------
+
+
+def _listen(conn: Any, *, required: bool) -> _Links:
+    """Subscribe *conn* to the two MTypes, once; *required* if the caller must receive."""
+    links = _links_of(conn)
+    with links.lock:
+        if links.listening:
+            return links
+        can_receive = callable(getattr(conn, "on", None)) and _is_callable(conn)
+        if not can_receive:
+            if required:
+                raise SAMPClientError(
+                    "receiving selections needs a callable minisamp connection: use "
+                    "samp.connection() (callable by default), not callable=False"
+                )
+            return links
+        links.listening = True
+    conn.on(SELECT, lambda msg: _on_select(links, msg))
+    conn.on(HIGHLIGHT, lambda msg: _on_highlight(links, msg))
+    return links
+
+
+def _is_callable(conn: Any) -> bool:
+    state = getattr(conn, "state", None)
+    return getattr(state, "value", None) == "callable"
+
+
+def _entry_for(links: _Links, params: Mapping[str, Any]) -> tuple[_Linked, Any]:
+    table_id = params.get("table-id")
+    url = params.get("url")
+    table_id = table_id if isinstance(table_id, str) else None
+    url = url if isinstance(url, str) else None
+    if table_id is None and url is None:
+        raise SampError("the message has neither table-id nor url")
+    entry = links.lookup(table_id, url)
+    if entry is None:
+        where = f" (url={url})" if url else ""
+        raise SampError(
+            f"unknown table-id {table_id!r}{where}: no such table was sent or received here"
+        )
+    table = entry.ref()
+    if table is None:
+        raise SampError(f"table-id {entry.table_id!r} is no longer held by this client")
+    return entry, table
+
+
+def _decode_row(text: Any, nrows: int | None) -> int:
+    if not isinstance(text, str):
+        raise SampDataError(f"row index {text!r} is not a SAMP int string")
+    row = decode_int(text)
+    if row < 0 or (nrows is not None and row >= nrows):
+        raise SampDataError(f"row index {row} is out of range (the table has {nrows} rows)")
+    return row
+
+
+def _on_select(links: _Links, msg: Any) -> dict[str, str]:
+    entry, table = _entry_for(links, msg.params)
+    row_list = msg.params.get("row-list")
+    if not isinstance(row_list, list):
+        raise SampDataError("table.select.rowList needs row-list, a list of row indices")
+    indices = [_decode_row(text, entry.nrows) for text in row_list]
+    with links.lock:
+        waiters, entry.waiters = entry.waiters, []
+        callbacks = list(entry.on_select)
+    if not waiters and not callbacks:
+        logger.debug(
+            "selection of %d rows of %s: nobody asked for it", len(indices), entry.table_id
+        )
+        return {}
+    rows = take_rows(table, indices, msg.sender_id)
+    for waiter in waiters:
+        waiter.put(rows)
+    for callback in callbacks:
+        callback(rows)  # an exception becomes the samp.error the sender sees
+    return {}
+
+
+def _on_highlight(links: _Links, msg: Any) -> dict[str, str]:
+    entry, _table = _entry_for(links, msg.params)
+    row = _decode_row(msg.params.get("row"), entry.nrows)
+    with links.lock:
+        callbacks = list(entry.on_highlight)
+    for callback in callbacks:
+        callback(row)
+    return {}
+
+
+def take_rows(table: Any, indices: list[int], sender_id: str = "") -> Any:
+    """``table[indices]`` in the order given, for an astropy table (its ``meta`` gains
+    ``row-indices`` and ``sender-id``); the list of indices for anything else."""
+    if not hasattr(table, "colnames"):
+        return list(indices)
+    import numpy
+
+    rows = table[numpy.asarray(indices, dtype=numpy.int64)]
+    rows.meta["row-indices"] = list(indices)
+    rows.meta["sender-id"] = sender_id
+    return rows
+
+
+# -- receiving: the public functions -----------------------------------------------------------
+
+
+def selected_rows(conn: Any, table: Any, timeout: float | None = 60.0) -> Any:
+    """Wait for another application's next selection of rows of *table*; return them.
+
+    *table* was sent (``send_table_to``) or received (``receive_table``) on *conn*.
+    Returns ``table[indices]`` in the order the sender gave (its ``meta["row-indices"]``
+    holds the indices), or the list of indices for a table sent as a file path.  Raises
+    :class:`~minisamp.errors.SampTimeoutError` if no selection comes in *timeout* s.
+    """
+    entry = _known(conn, table)
+    links = _listen(conn, required=True)
+    waiter: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    with links.lock:
+        entry.waiters.append(waiter)
+    try:
+        return waiter.get(timeout=timeout)
+    except queue.Empty:
+        raise SampTimeoutError(
+            f"no selection of table-id {entry.table_id!r} arrived within {timeout} s"
+        ) from None
+    finally:
+        with links.lock:
+            if waiter in entry.waiters:
+                entry.waiters.remove(waiter)
+
+
+def on_selection(conn: Any, table: Any, callback: Callable[[Any], Any]) -> Callable[[], None]:
+    """Call ``callback(rows)`` for every selection of rows of *table* another app sends.
+
+    *rows* is as :func:`selected_rows` returns.  The callback runs on a worker thread;
+    if it raises, the sender gets ``samp.error``.  The connection holds *table* until
+    the returned function is called, which stops the callback.
+    """
+    entry = _known(conn, table)
+    links = _listen(conn, required=True)
+    with links.lock:
+        entry.watch(entry.on_select, callback)
+    return lambda: _discard(links, entry, entry.on_select, callback)
+
+
+def on_highlight(conn: Any, table: Any, callback: Callable[[int], Any]) -> Callable[[], None]:
+    """Call ``callback(row_index)`` (0-based) whenever another app highlights a row of
+    *table*.  The connection holds *table* until the returned function is called,
+    which stops the callback."""
+    entry = _known(conn, table)
+    links = _listen(conn, required=True)
+    with links.lock:
+        entry.watch(entry.on_highlight, callback)
+    return lambda: _discard(links, entry, entry.on_highlight, callback)
+
+
+def _discard(links: _Links, entry: _Linked, callbacks: list[Any], callback: Any) -> None:
+    with links.lock:
+        entry.unwatch(callbacks, callback)
+
+
+# -- sending -------------------------------------------------------------------------------------
+
+
+def _as_index(value: Any, nrows: int | None) -> int:
+    if isinstance(value, bool):
+        raise SampDataError("row indices are integers: give a list of ints or a boolean mask")
+    try:
+        row = operator.index(value)
+    except TypeError:
+        raise SampDataError(f"row index {value!r} is not an integer") from None
+    if row < 0 or (nrows is not None and row >= nrows):
+        raise SampDataError(f"row index {row} is out of range (the table has {nrows} rows)")
+    return row
+
+
+def row_indices(rows: Iterable[Any], nrows: int | None) -> list[int]:
+    """*rows* (indices, or a boolean mask as long as the table) as sorted unique indices."""
+    dtype = getattr(rows, "dtype", None)
+    values = list(rows.tolist() if hasattr(rows, "tolist") else rows)
+    is_mask = getattr(dtype, "kind", None) == "b" or (
+        bool(values) and all(isinstance(v, bool) for v in values)
+    )
+    if is_mask:
+        if nrows is not None and len(values) != nrows:
+            raise SampDataError(f"the mask has {len(values)} entries, the table {nrows} rows")
+        return [i for i, selected in enumerate(values) if selected]
+    return sorted({_as_index(v, nrows) for v in values})
+
+
+def send_linked(
+    conn: Any,
+    mtype: str,
+    params: dict[str, Any],
+    client_name: str | None,
+    timeout: float,
+) -> helpers.Delivery:
+    """Call *client_name* (or every subscribed client) with *mtype* and wait for answers.
+
+    A targeted refusal raises :class:`~minisamp.errors.SampResponseError`, and so does a
+    broadcast nobody accepts; other apps refusing a table they never loaded is normal
+    for a broadcast and only reported in the returned :class:`~minisamp.Delivery`.
+    """
+    message = Message.create(mtype, params)
+    delivery = helpers.send_and_wait(
+        conn, message, client_name, timeout=timeout, strict=client_name is not None
+    )
+    if not delivery.accepted and delivery.failed:
+        reasons = "; ".join(
+            f"{helpers.client_label(conn, cid)}: {why}" for cid, why in delivery.failed.items()
+        )
+        raise SampResponseError(
+            f"{mtype} was accepted by nobody: {reasons}", responder_id=next(iter(delivery.failed))
+        )
+    return delivery
+
+
+def _table_params(conn: Any, table: Any) -> tuple[dict[str, Any], int | None]:
+    entry = _links_of(conn).find(table)
+    if entry is None:
+        if isinstance(table, str):  # a table-id another application chose
+            return {"table-id": table}, None
+        _known(conn, table)  # raises, saying what to do
+    assert entry is not None
+    params = {"table-id": entry.table_id}
+    if entry.url:
+        params["url"] = entry.url
+    return params, entry.nrows
+
+
+def select_rows(
+    conn: Any,
+    table: Any,
+    rows: Iterable[Any],
+    client_name: str | None = None,
+    *,
+    timeout: float = helpers.TABLE_TIMEOUT,
+) -> helpers.Delivery:
+    """Select *rows* of *table* in the app called *client_name* (or in every app that
+    listens): ``table.select.rowList``.
+
+    *rows* are 0-based indices or a boolean mask; *table* was sent or received on
+    *conn* (or is a table-id string another app used).  Returns who accepted.
+    """
+    params, nrows = _table_params(conn, table)
+    params["row-list"] = [encode_int(i) for i in row_indices(rows, nrows)]
+    _listen(conn, required=False)
+    return send_linked(conn, SELECT, params, client_name, timeout)
+
+
+def highlight_row(
+    conn: Any,
+    table: Any,
+    row: int,
+    client_name: str | None = None,
+    *,
+    timeout: float = helpers.TABLE_TIMEOUT,
+) -> helpers.Delivery:
+    """Highlight row *row* (0-based) of *table* in the app called *client_name* (or in
+    every app that listens): ``table.highlight.row``.  Returns who accepted."""
+    params, nrows = _table_params(conn, table)
+    params["row"] = encode_int(_as_index(row, nrows))
+    _listen(conn, required=False)
+    return send_linked(conn, HIGHLIGHT, params, client_name, timeout)
