@@ -69,6 +69,7 @@ class _Linked:
     on_highlight: list[Callable[[int], Any]] = field(default_factory=list)
     waiters: list[queue.SimpleQueue[Any]] = field(default_factory=list)
     pinned: Any = None  # the table itself, held while callbacks want its rows
+    pending: tuple[list[int], str] | None = None  # the last selection no waiter took
 
     def watch(self, callbacks: list[Any], callback: Any) -> None:
         """Add *callback*; the table is then kept alive until the last one goes."""
@@ -238,10 +239,9 @@ def _on_select(links: _Links, msg: Any) -> dict[str, str]:
     with links.lock:
         waiters, entry.waiters = entry.waiters, []
         callbacks = list(entry.on_select)
+        entry.pending = None if waiters else (indices, msg.sender_id)
     if not waiters and not callbacks:
-        logger.debug(
-            "selection of %d rows of %s: nobody asked for it", len(indices), entry.table_id
-        )
+        logger.debug("selection of %d rows of %s kept", len(indices), entry.table_id)
         return {}
     rows = take_rows(table, indices, msg.sender_id)
     for waiter in waiters:
@@ -278,7 +278,8 @@ def take_rows(table: Any, indices: list[int], sender_id: str = "") -> Any:
 
 
 def selected_rows(conn: Any, table: Any, timeout: float | None = 60.0) -> Any:
-    """Wait for another application's next selection of rows of *table*; return them.
+    """Another application's selection of rows of *table*: the latest one that arrived
+    since the connection started listening and that no call returned yet, else the next.
 
     *table* was sent (``send_table_to``) or received (``receive_table``) on *conn*.
     Returns ``table[indices]`` in the order the sender gave (its ``meta["row-indices"]``
@@ -289,7 +290,11 @@ def selected_rows(conn: Any, table: Any, timeout: float | None = 60.0) -> Any:
     links = _listen(conn, required=True)
     waiter: queue.SimpleQueue[Any] = queue.SimpleQueue()
     with links.lock:
-        entry.waiters.append(waiter)
+        pending, entry.pending = entry.pending, None
+        if pending is None:
+            entry.waiters.append(waiter)
+    if pending is not None:
+        return take_rows(table, *pending)
     try:
         return waiter.get(timeout=timeout)
     except queue.Empty:

@@ -160,6 +160,19 @@ def test_selected_rows_keeps_the_order_the_sender_gave(topcat: TopcatLike) -> No
     assert list(out["value"]["name"]) == ["Vega", "Canopus"]
 
 
+def test_a_selection_made_before_the_call_is_returned_once(topcat: TopcatLike) -> None:
+    """The notebook way: listen, select in TOPCAT, then run the cell."""
+    with minisamp.connection() as conn:
+        table = _sent(conn)
+        minisamp.highlight_row(conn, table, 0, client_name="topcat")  # now listening
+        topcat.select(conn.get_public_id(), "known", [1])
+        topcat.select(conn.get_public_id(), "known", [2, 3])
+        rows = minisamp.selected_rows(conn, table, timeout=10)
+        assert list(rows["name"]) == ["Arcturus", "Vega"]  # the latest
+        with pytest.raises(SampTimeoutError):
+            minisamp.selected_rows(conn, table, timeout=0.2)  # taken: not returned again
+
+
 def test_selection_of_an_unknown_table_id_is_answered_samp_error(topcat: TopcatLike) -> None:
     with minisamp.connection() as conn:
         minisamp.on_selection(conn, _sent(conn), lambda rows: None)
