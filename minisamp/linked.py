@@ -107,9 +107,11 @@ class _Links:
         with self.lock:
             if table_id is not None and table_id in self.tables:
                 return self.tables[table_id]
-            wanted = _same_resource_key(url) if url else None
+            # TOPCAT 4.8.7 finds the tables we send by URL only, and so names them to us:
+            # by url alone, or with its URL as the table-id, written file:/x.
+            wanted = {_same_resource_key(u) for u in (url, table_id) if u}
             for entry in reversed(list(self.tables.values())):
-                if wanted is not None and _same_resource_key(entry.url) == wanted:
+                if entry.url and _same_resource_key(entry.url) in wanted:
                     return entry
         return None
 

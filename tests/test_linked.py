@@ -1,11 +1,13 @@
 """Linked views on our hub, with a peer that speaks the two MTypes exactly as TOPCAT does.
 
 What TOPCAT sends (``TopcatSampControl.createSubsetMessage``/``createRowMessage`` in
-starjava): ``table-id`` the id the table was loaded under, ``url`` the table's location
-written by Java (``file:/tmp/x.xml``, one slash), ``row-list`` the 0-based indices of the
-rows *as loaded* — ascending, whatever TOPCAT's sort order or subsets — as SAMP int
-strings, ``row`` one such string.  What it answers: ``samp.ok`` with an empty result, or
-``samp.error`` for a table it does not know.
+starjava): ``table-id`` the id it knows the table by, if any, ``url`` the table's
+location written by Java (``file:/tmp/x.xml``, one slash), ``row-list`` the 0-based
+indices of the rows *as loaded* — ascending, whatever TOPCAT's sort order or subsets —
+as SAMP int strings, ``row`` one such string.  TOPCAT 4.8.7 (Debian) does not record the
+``table-id`` of a table we send it: it finds that table by URL, and names it to us by
+``url`` alone (tests/interop/test_linked_desktop.py shows it).  What it answers:
+``samp.ok`` with an empty result, or ``samp.error`` for a table it does not know.
 """
 
 from __future__ import annotations
@@ -200,6 +202,18 @@ def test_selection_found_by_url_when_the_table_id_is_not_ours(topcat: TopcatLike
         assert response["samp.status"] == "samp.ok", response
         assert done.wait(10)
     assert list(got[0]["name"]) == ["Arcturus"]
+
+
+def test_selection_naming_the_table_by_its_url_as_table_id_is_found(topcat: TopcatLike) -> None:
+    """What TOPCAT sends once it has itself sent a table: its URL as the table-id."""
+    with minisamp.connection() as conn:
+        table = _sent(conn)
+        minisamp.highlight_row(conn, table, 0, client_name="topcat")  # now listening
+        url = java_file_url(topcat.loaded["known"][0])
+        message = {"samp.mtype": SELECT, "samp.params": {"table-id": url, "row-list": ["4"]}}
+        response = topcat.client.call_and_wait(conn.get_public_id(), message, 30)
+        assert response["samp.status"] == "samp.ok", response
+        assert list(minisamp.selected_rows(conn, table, timeout=10)["name"]) == ["Rigel"]
 
 
 def test_out_of_range_row_is_answered_samp_error(topcat: TopcatLike) -> None:

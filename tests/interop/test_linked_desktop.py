@@ -110,3 +110,45 @@ def test_aladin_accepts_a_mocpy_moc(
     with minisamp.connection() as conn:
         delivery = minisamp.send_moc_to(conn, moc, client_name="Aladin", name="mocpy")
     assert list(delivery.accepted) == [app.client_id]
+
+
+def test_minisamp_select_reaches_topcat(
+    samp_hub_factory: Callable[[str], RunningHub], desktop: Callable[..., DesktopApp]
+) -> None:
+    """The command line's ``select`` and ``select --highlight`` on a table we sent."""
+    import os
+    import subprocess
+    import sys
+
+    samp_hub_factory("minisamp")
+    app = desktop("topcat", ready_mtype="table.select.rowList")
+    table = stars()
+    with minisamp.connection(client_name="notebook") as conn:
+        url = minisamp.send_table_to(conn, table, client_name="topcat", table_id="cli-stars").url
+        highlight_when_loaded(conn, table, 0)
+        # TOPCAT 4.8.7 finds a table we sent by its URL, not by the table-id we gave it
+        without_url = minisamp.helpers.send_and_wait(
+            conn,
+            {
+                "samp.mtype": "table.highlight.row",
+                "samp.params": {"table-id": "cli-stars", "row": "1"},
+            },
+            "topcat",
+            strict=False,
+        )
+        assert "No table" in without_url.failed.get(app.client_id, ""), without_url
+
+    def select(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "minisamp", "select", *args, "--to", "topcat"]
+        return subprocess.run(
+            command, capture_output=True, text=True, timeout=120, env=os.environ.copy()
+        )
+
+    chosen, highlighted, unknown = (
+        select("cli-stars", "1,3-4", "--url", url),
+        select("cli-stars", "2", "--highlight", "--url", url),
+        select("not-loaded", "0", "--url", "file:///not/loaded.xml"),
+    )
+    assert chosen.returncode == 0 and "ok" in chosen.stdout, chosen.stdout + chosen.stderr
+    assert highlighted.returncode == 0, highlighted.stdout + highlighted.stderr
+    assert unknown.returncode == 6 and "No table with table-id=not-loaded" in unknown.stderr
