@@ -198,7 +198,7 @@ def send_table_to(
     params: dict[str, Any] = {"url": prepared.url, "name": name}
     params["table-id"] = table_id or prepared.url
     message = Message.create(prepared.mtype, params)
-    from .linked import remember_table  # a reference for selections later; no subscription
+    from .table_ids import remember_table  # a reference for selections later; no subscription
 
     remember_table(conn, params["table-id"], table, prepared.url)
     return send_and_wait(conn, message, client_name, timeout=timeout, strict=strict)
@@ -374,7 +374,7 @@ def receive_table(conn: Any, timeout: float | None = 60.0) -> Table:
         return tables.read_table(url)
 
     table = _receive(conn, ("table.load.votable", "table.load.fits"), load, timeout, "table")
-    from .linked import remember_table  # so selections of it can be sent and received
+    from .table_ids import remember_table  # so selections of it can be sent and received
 
     url = str(table.meta.get("url", ""))
     remember_table(conn, str(table.meta.get("table-id") or url), table, url)

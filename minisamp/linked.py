@@ -23,18 +23,14 @@ from __future__ import annotations
 import logging
 import operator
 import queue
-import threading
-import urllib.parse
-import urllib.request
-import weakref
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import helpers
 from .datatypes import decode_int, encode_int
 from .errors import SAMPClientError, SampDataError, SampError, SampResponseError, SampTimeoutError
 from .messages import Message
+from .table_ids import Linked, Links, known, links_of
 
 __all__ = [
     "HIGHLIGHT",
@@ -42,7 +38,6 @@ __all__ = [
     "highlight_row",
     "on_highlight",
     "on_selection",
-    "remember_table",
     "select_rows",
     "selected_rows",
     "send_linked",
@@ -54,134 +49,12 @@ SELECT = "table.select.rowList"
 HIGHLIGHT = "table.highlight.row"
 
 
-# -- what a connection remembers ------------------------------------------------------------
-
-
-@dataclass(eq=False)
-class _Linked:
-    """One table this connection sent or received: its id, URL and a reference to it."""
-
-    table_id: str
-    url: str
-    ref: Callable[[], Any]
-    nrows: int | None
-    on_select: list[Callable[[Any], Any]] = field(default_factory=list)
-    on_highlight: list[Callable[[int], Any]] = field(default_factory=list)
-    waiters: list[queue.SimpleQueue[Any]] = field(default_factory=list)
-    pinned: Any = None  # the table itself, held while callbacks want its rows
-    pending: tuple[list[int], str] | None = None  # the last selection no waiter took
-
-    def watch(self, callbacks: list[Any], callback: Any) -> None:
-        """Add *callback*; the table is then kept alive until the last one goes."""
-        self.pinned = self.ref()
-        callbacks.append(callback)
-
-    def unwatch(self, callbacks: list[Any], callback: Any) -> None:
-        if callback in callbacks:
-            callbacks.remove(callback)
-        if not self.on_select and not self.on_highlight:
-            self.pinned = None
-
-
-class _Links:
-    """Every table one connection knows, by table-id; whether it listens yet."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.tables: dict[str, _Linked] = {}
-        self.listening = False
-
-    def find(self, table: Any) -> _Linked | None:
-        """The latest entry for *table* (the object itself, or a table-id string)."""
-        with self.lock:
-            entries = list(self.tables.values())
-        for entry in reversed(entries):
-            if entry.ref() is table:
-                return entry
-        if isinstance(table, str):
-            return self.tables.get(table)
-        return None
-
-    def lookup(self, table_id: str | None, url: str | None) -> _Linked | None:
-        """The entry a message names: by table-id, else by URL (TOPCAT's order)."""
-        with self.lock:
-            if table_id is not None and table_id in self.tables:
-                return self.tables[table_id]
-            # TOPCAT 4.8.7 finds the tables we send by URL only, and so names them to us:
-            # by url alone, or with its URL as the table-id, written file:/x.
-            wanted = {_same_resource_key(u) for u in (url, table_id) if u}
-            for entry in reversed(list(self.tables.values())):
-                if entry.url and _same_resource_key(entry.url) in wanted:
-                    return entry
-        return None
-
-
-_links: weakref.WeakKeyDictionary[Any, _Links] = weakref.WeakKeyDictionary()
-_links_lock = threading.Lock()
-
-
-def _links_of(conn: Any) -> _Links:
-    with _links_lock:
-        links = _links.get(conn)
-        if links is None:
-            links = _links[conn] = _Links()
-        return links
-
-
-def _same_resource_key(url: str) -> str:
-    """``file:/x``, ``file:///x`` and ``file://localhost/x`` are one file (TOPCAT writes
-    the first); other URLs compare as they are."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme == "file" and parts.netloc in ("", "localhost"):
-        return "file:" + urllib.request.url2pathname(parts.path)
-    return url
-
-
-def _reference(table: Any) -> Callable[[], Any]:
-    try:
-        return weakref.ref(table)
-    except TypeError:  # str paths and the like: small, kept as they are
-        return lambda: table
-
-
-def _row_count(table: Any) -> int | None:
-    if hasattr(table, "colnames"):  # an astropy Table or QTable
-        return len(table)
-    return None
-
-
-def remember_table(conn: Any, table_id: str, table: Any, url: str) -> None:
-    """Remember that *table* travelled on *conn* as *table_id* (by reference, no copy).
-
-    Called by ``send_table_to`` and ``receive_table``; costs one dict entry, and does not
-    subscribe the connection to anything.
-    """
-    links = _links_of(conn)
-    entry = _Linked(table_id, url, _reference(table), _row_count(table))
-    with links.lock:
-        old = links.tables.pop(table_id, None)
-        if old is not None and old.ref() is table:  # sent again: keep its listeners
-            entry.on_select, entry.on_highlight = old.on_select, old.on_highlight
-            entry.waiters, entry.pinned = old.waiters, old.pinned
-        links.tables[table_id] = entry
-
-
-def _known(conn: Any, table: Any) -> _Linked:
-    entry = _links_of(conn).find(table)
-    if entry is None:
-        raise SAMPClientError(
-            "this table was neither sent nor received on this connection: send it with "
-            "samp.send_table_to(conn, table, ...) first, or use the table receive_table returned"
-        )
-    return entry
-
-
 # -- listening ---------------------------------------------------------------------------------
 
 
-def _listen(conn: Any, *, required: bool) -> _Links:
+def _listen(conn: Any, *, required: bool) -> Links:
     """Subscribe *conn* to the two MTypes, once; *required* if the caller must receive."""
-    links = _links_of(conn)
+    links = links_of(conn)
     with links.lock:
         if links.listening:
             return links
@@ -204,7 +77,7 @@ def _is_callable(conn: Any) -> bool:
     return getattr(state, "value", None) == "callable"
 
 
-def _entry_for(links: _Links, params: Mapping[str, Any]) -> tuple[_Linked, Any]:
+def _entry_for(links: Links, params: Mapping[str, Any]) -> tuple[Linked, Any]:
     table_id = params.get("table-id")
     url = params.get("url")
     table_id = table_id if isinstance(table_id, str) else None
@@ -232,7 +105,7 @@ def _decode_row(text: Any, nrows: int | None) -> int:
     return row
 
 
-def _on_select(links: _Links, msg: Any) -> dict[str, str]:
+def _on_select(links: Links, msg: Any) -> dict[str, str]:
     entry, table = _entry_for(links, msg.params)
     row_list = msg.params.get("row-list")
     if not isinstance(row_list, list):
@@ -253,7 +126,7 @@ def _on_select(links: _Links, msg: Any) -> dict[str, str]:
     return {}
 
 
-def _on_highlight(links: _Links, msg: Any) -> dict[str, str]:
+def _on_highlight(links: Links, msg: Any) -> dict[str, str]:
     entry, _table = _entry_for(links, msg.params)
     row = _decode_row(msg.params.get("row"), entry.nrows)
     with links.lock:
@@ -288,7 +161,7 @@ def selected_rows(conn: Any, table: Any, timeout: float | None = 60.0) -> Any:
     holds the indices), or the list of indices for a table sent as a file path.  Raises
     :class:`~minisamp.errors.SampTimeoutError` if no selection comes in *timeout* s.
     """
-    entry = _known(conn, table)
+    entry = known(conn, table)
     links = _listen(conn, required=True)
     waiter: queue.SimpleQueue[Any] = queue.SimpleQueue()
     with links.lock:
@@ -316,7 +189,7 @@ def on_selection(conn: Any, table: Any, callback: Callable[[Any], Any]) -> Calla
     if it raises, the sender gets ``samp.error``.  The connection holds *table* until
     the returned function is called, which stops the callback.
     """
-    entry = _known(conn, table)
+    entry = known(conn, table)
     links = _listen(conn, required=True)
     with links.lock:
         entry.watch(entry.on_select, callback)
@@ -327,14 +200,14 @@ def on_highlight(conn: Any, table: Any, callback: Callable[[int], Any]) -> Calla
     """Call ``callback(row_index)`` (0-based) whenever another app highlights a row of
     *table*.  The connection holds *table* until the returned function is called,
     which stops the callback."""
-    entry = _known(conn, table)
+    entry = known(conn, table)
     links = _listen(conn, required=True)
     with links.lock:
         entry.watch(entry.on_highlight, callback)
     return lambda: _discard(links, entry, entry.on_highlight, callback)
 
 
-def _discard(links: _Links, entry: _Linked, callbacks: list[Any], callback: Any) -> None:
+def _discard(links: Links, entry: Linked, callbacks: list[Any], callback: Any) -> None:
     with links.lock:
         entry.unwatch(callbacks, callback)
 
@@ -396,11 +269,11 @@ def send_linked(
 
 
 def _table_params(conn: Any, table: Any) -> tuple[dict[str, Any], int | None]:
-    entry = _links_of(conn).find(table)
+    entry = links_of(conn).find(table)
     if entry is None:
         if isinstance(table, str):  # a table-id another application chose
             return {"table-id": table}, None
-        _known(conn, table)  # raises, saying what to do
+        known(conn, table)  # raises, saying what to do
     assert entry is not None
     params = {"table-id": entry.table_id}
     if entry.url:

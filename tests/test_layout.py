@@ -31,6 +31,7 @@ ROLES = [
     ("minisamp.version", "shared"),
     ("minisamp.helpers", "user"),
     ("minisamp.linked", "user"),
+    ("minisamp.table_ids", "user"),
     ("minisamp.coverage", "user"),
     ("minisamp.compat", "user"),
     ("minisamp.testing", "user"),
