@@ -73,8 +73,8 @@ class Links:
         with self.lock:
             if table_id is not None and table_id in self.tables:
                 return self.tables[table_id]
-            # TOPCAT 4.8.7 finds the tables we send by URL only, and so names them to us:
-            # by url alone, or with its URL as the table-id, written file:/x.
+            # TOPCAT names a table it has no table-id for by url alone, and one it sent
+            # itself by its own URL as the table-id; either written file:/x.
             wanted = {_same_resource_key(u) for u in (url, table_id) if u}
             for entry in reversed(list(self.tables.values())):
                 if entry.url and _same_resource_key(entry.url) in wanted:

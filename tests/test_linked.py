@@ -4,10 +4,10 @@ What TOPCAT sends (``TopcatSampControl.createSubsetMessage``/``createRowMessage`
 starjava): ``table-id`` the id it knows the table by, if any, ``url`` the table's
 location written by Java (``file:/tmp/x.xml``, one slash), ``row-list`` the 0-based
 indices of the rows *as loaded* — ascending, whatever TOPCAT's sort order or subsets —
-as SAMP int strings, ``row`` one such string.  TOPCAT 4.8.7 (Debian) does not record the
-``table-id`` of a table we send it: it finds that table by URL, and names it to us by
-``url`` alone (tests/interop/test_linked_desktop.py shows it).  What it answers:
-``samp.ok`` with an empty result, or ``samp.error`` for a table it does not know.
+as SAMP int strings, ``row`` one such string (TOPCAT 4.8.7 itself is driven to send them
+in tests/interop/test_linked_desktop.py).  For a table it has no table-id for it sends
+``url`` alone.  What it answers: ``samp.ok`` with an empty result, or ``samp.error`` for
+a table it does not know.
 """
 
 from __future__ import annotations
