@@ -9,6 +9,7 @@ by URL, as TOPCAT does, with every spelling of a ``file:`` URL taken as the same
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import urllib.parse
@@ -58,11 +59,18 @@ class Links:
         self.listening = False
 
     def find(self, table: Any) -> Linked | None:
-        """The latest entry for *table* (the object itself, or a table-id string)."""
+        """The latest entry for *table*: the object itself, the same file path, or a
+        table-id string."""
+        path = os.fspath(table) if isinstance(table, (str, os.PathLike)) else None
         with self.lock:
             entries = list(self.tables.values())
         for entry in reversed(entries):
-            if entry.ref() is table:
+            held = entry.ref()
+            if held is table or (
+                path is not None
+                and isinstance(held, (str, os.PathLike))
+                and os.fspath(held) == path
+            ):
                 return entry
         if isinstance(table, str):
             return self.tables.get(table)

@@ -365,3 +365,18 @@ def test_a_received_table_can_be_selected_back_under_the_senders_id(
     assert topcat.selections[0]["table-id"] == "topcat1-1"
     assert topcat.selections[0]["row-list"] == ["0", "2"]
     assert list(out["value"]["name"]) == ["Canopus"]
+
+
+def test_a_table_sent_as_a_file_is_linked_by_its_path(topcat: TopcatLike, tmp_path: Path) -> None:
+    votable = tmp_path / "stars.xml"
+    stars().write(votable, format="votable")
+    with minisamp.connection() as conn:
+        minisamp.send_table_to(conn, str(votable), client_name="topcat", table_id="file-t")
+        minisamp.select_rows(conn, votable, [1, 2], client_name="topcat")  # a Path this time
+        rows = [0]
+        thread, out = in_background(minisamp.selected_rows, conn, str(votable), 30)
+        wait_subscribed(topcat, conn.get_public_id(), SELECT)
+        topcat.select(conn.get_public_id(), "file-t", rows)
+        thread.join(30)
+    assert topcat.selections[0]["table-id"] == "file-t"
+    assert out["value"] == [0]  # no table object to index: the row indices
