@@ -49,6 +49,7 @@ OWN_PAGES = [
     "getting-started",
     "migrating",
     "client",
+    "linked-views",
     "hub",
     "cli",
     "remote",

@@ -175,6 +175,7 @@ def send_table_to(
     """
     from . import tables
     from .table_formats import VOTABLE, recipients_by_mtype, table_message
+    from .table_ids import remember_table  # a reference for selections later; no subscription
 
     label = samp_text(name)
     table_name = None if label == name else name
@@ -192,10 +193,12 @@ def send_table_to(
             table, _spool(conn), format=format or "votable", basename=base, table_name=table_name
         )
         message = table_message(prepared.mtype, prepared.url, label, table_id)
+        remember_table(conn, table_id or prepared.url, table, prepared.url)
         calls = [(t, message) for t in targets]
         return call_each(conn, prepared.mtype, calls, recipient, timeout, strict)
     fits = tables.prepare_table(table, _spool(conn), format="fits", basename=base)
     table_id = table_id or fits.url
+    remember_table(conn, table_id, table, fits.url)
     calls = []
     for group_mtype, client_ids in groups.items():
         url = fits.url
@@ -336,7 +339,12 @@ def receive_table(conn: Any, timeout: float | None = 60.0) -> Table:
     def load(url: str) -> Table:
         return tables.read_table(url)
 
-    return _receive(conn, ("table.load.votable", "table.load.fits"), load, timeout, "table")
+    table = _receive(conn, ("table.load.votable", "table.load.fits"), load, timeout, "table")
+    from .table_ids import remember_table  # so selections of it can be sent and received
+
+    url = str(table.meta.get("url", ""))
+    remember_table(conn, str(table.meta.get("table-id") or url), table, url)
+    return table
 
 
 def receive_image(conn: Any, timeout: float | None = 60.0) -> HDUList:

@@ -27,5 +27,6 @@ def test_example_runs(script: Path, tmp_path: Path) -> None:
 
 def test_there_is_an_example_per_helper() -> None:
     text = "\n".join(p.read_text() for p in EXAMPLES)
-    for helper in ("send_table_to", "send_image_to", "point_at", "receive_table"):
+    helpers = ("send_table_to", "send_image_to", "point_at", "receive_table", "selected_rows")
+    for helper in (*helpers, "select_rows", "highlight_row"):
         assert f"samp.{helper}(" in text

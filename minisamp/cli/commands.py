@@ -298,7 +298,11 @@ def _describe(client: Client, msg: ReceivedMessage, as_json: bool) -> str:
         )
     who = f"{sender_name} ({msg.sender_id})" if sender_name else msg.sender_id
     kind = "call" if msg.is_call else "notification"
-    params = json.dumps(msg.params) if msg.params else ""
+    from .select_command import describe_linked  # imports this module: not at the top
+
+    params = describe_linked(msg.mtype, msg.params) or (
+        json.dumps(msg.params) if msg.params else ""
+    )
     return f"[{time.strftime('%H:%M:%S')}] {kind} from {who}: {msg.mtype} {params}".rstrip()
 
 

@@ -60,6 +60,7 @@ from .exit_codes import (
     EXIT_REFUSED,
     EXIT_TIMEOUT,
 )
+from .select_command import add_select_command
 
 __all__ = ["EXIT_CODES", "main"]
 
@@ -194,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--to", metavar="NAME", help="the recipient's name (default: everyone)")
     p.add_argument("--wait", type=float, metavar="SECONDS", help="call and wait for responses")
+
+    add_select_command(command, _common)
 
     p = command("listen", cmd_listen, "print every message received (like JSAMP's snooper)")
     _common(p)
