@@ -143,6 +143,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=0, help="port to listen on (default: any free port)")
+    p.add_argument(
+        "--delivery-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long a client has to take each message or event the hub passes it "
+        "(default: 60); a slow client delays only its own messages",
+    )
     p.add_argument("--web", action="store_true", help="also run the Web Profile for browser apps")
     p.add_argument("--web-port", type=int, default=21012, help="Web Profile port (default: 21012)")
     p.add_argument(

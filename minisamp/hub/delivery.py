@@ -1,13 +1,22 @@
-"""Callbacks to Standard Profile clients: in order per client, over a bounded thread pool.
+"""Callbacks to Standard Profile clients: in order per client, never one client waiting on another.
 
 The routing service hands the hub each callback it wants a client to receive; for a
 Standard Profile client :class:`StandardDelivery` queues it and a worker sends it as
 ``samp.client.<method>`` to the client's callback URL.  :class:`DeliveryPool` keeps
-one FIFO queue per recipient drained by a fixed set of threads, so each client gets
-its messages in the order the hub decided them and a slow client slows nobody else.
+one FIFO queue per recipient with at most one callback in flight per recipient, so each
+client gets its messages in the order the hub decided them.  A worker thread waits on
+one client's socket only: when every worker is busy the pool starts another (up to
+:data:`MAX_WORKERS`), so a slow, mute or dribbling client delays only its own messages.
+Extra workers end after :data:`LINGER` idle seconds.  Every send has an overall
+deadline (``delivery_timeout``), and :meth:`StandardDelivery.close` cuts the sends still
+in progress at once.
+
 A callback that cannot be delivered is reported back to the service (a waiting
-caller then gets ``samp.error`` at once); a client whose port refuses connections is
-disconnected, and so is one found dead by the prober while it owes replies.
+caller then gets ``samp.error`` at once); one whose encoding exceeds the hub's own
+body limit is not sent at all and fails the same way.  A client is disconnected only
+when its port refuses connections (its process is gone), or when the prober finds it
+dead while it owes replies: a timeout, a refusal (HTTP 413…) or a cut connection is
+that message's failure, never the recipient's.
 
 Split from :mod:`minisamp.hub.hub`, which keeps the server, lockfile and life cycle.
 """
@@ -15,6 +24,7 @@ Split from :mod:`minisamp.hub.hub`, which keeps the server, lockfile and life cy
 from __future__ import annotations
 
 import collections
+import itertools
 import logging
 import socket
 import threading
@@ -25,24 +35,38 @@ from typing import Any
 
 from ..datatypes import SampValue
 from ..errors import SAMPProxyError, TransportError
+from ..xmlrpc import codec
 from ..xmlrpc.transport import XmlRpcProxy
 from .service import ClientRecord, HubService
 
-__all__ = ["DELIVERY_TIMEOUT", "PROBE_INTERVAL", "DeliveryPool", "StandardDelivery"]
+__all__ = [
+    "DELIVERY_TIMEOUT",
+    "MAX_QUEUE",
+    "MAX_WORKERS",
+    "PROBE_INTERVAL",
+    "DeliveryPool",
+    "StandardDelivery",
+]
 
 logger = logging.getLogger(__name__)
 
-#: Seconds a client has to accept a callback before the delivery counts as failed.
+#: Seconds a client has to take a callback (connect, send, answer) before it counts as failed.
 DELIVERY_TIMEOUT = 60.0
 #: Seconds between checks that clients owing replies still listen (0: no checks).
 PROBE_INTERVAL = 1.0
+#: Most worker threads at once: one per client with a callback in flight.
+MAX_WORKERS = 512
+#: Most callbacks queued for one client; past it new ones fail (it is not taking them).
+MAX_QUEUE = 10_000
+#: Seconds an extra worker (beyond the pool's core) stays idle before it ends.
+LINGER = 5.0
 
-_UNREACHABLE = (ConnectionRefusedError, ConnectionResetError, BrokenPipeError)
+Send = Callable[[str, Any, Callable[[], None]], None]
 
 
 def _is_unreachable(exc: BaseException) -> bool:
-    cause = exc.__cause__
-    return isinstance(cause, _UNREACHABLE) or "connection refused" in str(exc)
+    """True if the connection was refused: nothing listens there, the client is gone."""
+    return isinstance(exc.__cause__, ConnectionRefusedError) or "connection refused" in str(exc)
 
 
 def _nothing_listens(url: str, timeout: float = 1.0) -> bool:
@@ -57,47 +81,99 @@ def _nothing_listens(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
-class DeliveryPool:
-    """Per-recipient FIFO queues drained by a fixed set of named daemon threads.
+class _Once:
+    """Calls *func* the first time it is called, never again."""
 
-    An idle worker waits on a condition of its own; new work wakes the worker that
-    went idle last (its connections and caches are warm), and only that one.
+    __slots__ = ("_func",)
+
+    def __init__(self, func: Callable[[], None]) -> None:
+        self._func: Callable[[], None] | None = func
+
+    def __call__(self) -> None:
+        func, self._func = self._func, None
+        if func is not None:
+            func()
+
+
+class DeliveryPool:
+    """Per-recipient FIFO queues, one item in flight per recipient, on named daemon threads.
+
+    *core* workers stay; when work arrives and none is idle another starts, up to
+    *limit*, and ends after *linger* idle seconds.  An idle worker waits on a condition
+    of its own; new work wakes the worker that went idle last, and only that one.
+    ``send(target, item, sent)`` must call ``sent()`` once the item is written out.
     """
 
-    def __init__(self, send: Callable[[str, Any], None], workers: int, name: str) -> None:
+    def __init__(
+        self,
+        send: Send,
+        workers: int,
+        name: str,
+        *,
+        limit: int = MAX_WORKERS,
+        max_queue: int = MAX_QUEUE,
+        linger: float = LINGER,
+    ) -> None:
         self._send = send
+        self._name = name
+        self._core = max(1, workers)
+        self._limit = max(self._core, limit)
+        self._max_queue = max_queue
+        self._linger = linger
         self._lock = threading.Lock()
         self._queues: dict[str, collections.deque[Any]] = {}
         self._ready: collections.deque[str] = collections.deque()
         self._idle: list[threading.Condition] = []  # waiting workers, the latest last
-        self._settled = threading.Condition(self._lock)  # a target's queue ran dry
+        self._settled = threading.Condition(self._lock)  # queues ran dry, or items went out
+        self._threads: set[threading.Thread] = set()
+        self._numbers = itertools.count()
         self._busy = 0
+        self._unsent = 0  # items queued or in flight and not yet written out
         self._closed = False
-        self._threads = [
-            threading.Thread(target=self._work, name=f"{name}-deliver-{i}", daemon=True)
-            for i in range(workers)
-        ]
-        for thread in self._threads:
-            thread.start()
-
-    def submit(self, target: str, item: Any) -> None:
-        """Queue *item* for *target*; items for one target are sent one at a time, in order."""
         with self._lock:
+            for _ in range(self._core):
+                self._start_worker()
+
+    @property
+    def thread_count(self) -> int:
+        """How many worker threads run now."""
+        return len(self._threads)
+
+    def _start_worker(self) -> None:  # lock held
+        thread = threading.Thread(
+            target=self._work, name=f"{self._name}-deliver-{next(self._numbers)}", daemon=True
+        )
+        self._threads.add(thread)
+        thread.start()
+
+    def submit(self, target: str, item: Any) -> bool:
+        """Queue *item* for *target*, after what is queued for it; False if its queue is full."""
+        with self._lock:
+            if self._closed:
+                return False
             queue = self._queues.get(target)
             if queue is None:
                 self._queues[target] = collections.deque([item])
                 self._ready.append(target)
                 if self._idle:
                     self._idle.pop().notify()
+                elif len(self._threads) < self._limit:
+                    self._start_worker()
+            elif len(queue) >= self._max_queue:
+                return False
             else:
                 queue.append(item)
+            self._unsent += 1
+        return True
 
     def discard(self, target: str) -> None:
-        """Forget what is still queued for *target*."""
+        """Forget what is still queued for *target* (not what is in flight)."""
         with self._lock:
             queue = self._queues.get(target)
             if queue is not None:
+                self._unsent -= len(queue)
                 queue.clear()
+                self._settled.notify_all()
 
     def _work(self) -> None:
         wakeup = threading.Condition(self._lock)
@@ -105,9 +181,15 @@ class DeliveryPool:
             with self._lock:
                 while not self._ready and not self._closed:
                     self._idle.append(wakeup)
-                    wakeup.wait()  # submit() or close() takes it off the idle list
+                    extra = len(self._threads) > self._core
+                    woken = wakeup.wait(self._linger if extra else None)
+                    if not woken and wakeup in self._idle:  # lingered long enough
+                        self._idle.remove(wakeup)
+                        if not self._ready and len(self._threads) > self._core:
+                            self._threads.discard(threading.current_thread())
+                            return
                 if not self._ready:
-                    return
+                    return  # closed
                 target = self._ready.popleft()
                 self._busy += 1
             self._drain(target)
@@ -116,97 +198,167 @@ class DeliveryPool:
         while True:
             with self._lock:
                 queue = self._queues[target]
-                if not queue:
+                if not queue or self._closed:
                     del self._queues[target]
                     self._busy -= 1
                     self._settled.notify_all()
                     return
                 item = queue.popleft()
+            sent = _Once(self._written)
             try:
-                self._send(target, item)
+                self._send(target, item, sent)
             except Exception:
                 logger.exception("delivery to %s failed unexpectedly", target)
+            finally:
+                sent()  # failed or not, it is no longer waiting to go out
 
-    def flush(self, timeout: float) -> bool:
-        """Wait until everything queued so far is sent; False if *timeout* ran out."""
+    def _written(self) -> None:
+        with self._lock:
+            self._unsent -= 1
+            if not self._unsent:
+                self._settled.notify_all()
+
+    def _wait(self, done: Callable[[], bool], timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         with self._lock:
-            while self._queues or self._busy:
+            while not done():
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
                 self._settled.wait(left)
         return True
 
+    def flush(self, timeout: float) -> bool:
+        """Wait until everything queued so far is delivered; False if *timeout* ran out."""
+        return self._wait(lambda: not self._queues and not self._busy, timeout)
+
+    def wait_sent(self, timeout: float) -> bool:
+        """Wait until everything queued so far is written out (answered or not)."""
+        return self._wait(lambda: self._unsent <= 0, timeout)
+
     def close(self, timeout: float = 5.0) -> None:
-        """Stop the workers (after the item each is sending) and join them."""
+        """Drop what is queued, stop the workers, join them for at most *timeout* s.
+
+        A worker in a send stops when that send ends: cut it first (close its connection).
+        """
         with self._lock:
             self._closed = True
             for queue in self._queues.values():
+                self._unsent -= len(queue)
                 queue.clear()
             self._ready.clear()
             idle, self._idle = self._idle, []
             for wakeup in idle:
                 wakeup.notify()
-        for thread in self._threads:
+            threads = list(self._threads)
+            self._settled.notify_all()
+        deadline = time.monotonic() + timeout
+        for thread in threads:
             if thread is not threading.current_thread():
-                thread.join(timeout)
+                thread.join(max(0.0, deadline - time.monotonic()))
 
 
 class StandardDelivery:
     """Sends the service's callbacks to Standard Profile clients, one XML-RPC proxy each.
 
-    Its threads (the pool's ``<name>-deliver-<i>`` workers, and the
-    ``<name>-probe`` prober once :meth:`start_probing` is called) are daemons,
-    stopped and joined by :meth:`stop_probing` and :meth:`close`.
+    A callback whose request would exceed *max_body* bytes is not sent: it fails (a
+    caller gets ``samp.error``), since the hub would refuse such a body itself.  Its
+    threads (the pool's ``<name>-deliver-<i>`` workers, and the ``<name>-probe``
+    prober once :meth:`start_probing` is called) are daemons, stopped and joined by
+    :meth:`stop_probing` and :meth:`close`.
     """
 
-    def __init__(self, service: HubService, *, workers: int, timeout: float, name: str) -> None:
+    def __init__(
+        self,
+        service: HubService,
+        *,
+        workers: int,
+        timeout: float,
+        name: str,
+        max_body: int,
+        max_workers: int = MAX_WORKERS,
+    ) -> None:
         self.service = service
         self._timeout = timeout
         self._name = name
+        self._max_body = max_body
         self._proxies: dict[str, XmlRpcProxy] = {}
         self._proxies_lock = threading.Lock()
         self._probing = threading.Event()
         self._prober: threading.Thread | None = None
-        self._pool = DeliveryPool(self._send, workers, name)
+        self._pool = DeliveryPool(self._send, workers, name, limit=max_workers)
+
+    @property
+    def pool(self) -> DeliveryPool:
+        """The queues and workers (for tests and diagnostics)."""
+        return self._pool
 
     def submit(self, record: ClientRecord, method: str, args: tuple[SampValue, ...]) -> None:
         """Queue ``method(*args)`` for *record*, after what is already queued for it."""
-        self._pool.submit(record.public_id, (record, method, args))
+        if not self._pool.submit(record.public_id, (record, method, args)):
+            why = f"{MAX_QUEUE} callbacks are waiting for it: it is not taking them"
+            logger.info("cannot queue %s for %s: %s", method, record.public_id, why)
+            self.service.delivery_failed(record.public_id, method, args, why)
 
     def flush(self, timeout: float) -> bool:
-        """Wait until everything queued so far is sent; False if *timeout* ran out."""
+        """Wait until everything queued so far is delivered; False if *timeout* ran out."""
         return self._pool.flush(timeout)
 
+    def wait_sent(self, timeout: float) -> bool:
+        """Wait until everything queued so far is written to its client (answered or not)."""
+        return self._pool.wait_sent(timeout)
+
     def forget(self, target: str) -> None:
-        """Close the connection to *target*, which has left the hub."""
+        """*target* has left the hub: close its connection once the call in progress ends."""
         with self._proxies_lock:
             proxy = self._proxies.pop(target, None)
         if proxy is not None:
-            proxy.close()
+            proxy.retire()  # never waits: the client may be unregistering from its handler
 
-    def close(self) -> None:
-        """Stop the workers and close every connection."""
-        self._pool.close()
+    def close(self, timeout: float = 1.0) -> None:
+        """Drop what is queued, cut every send in progress, join the workers."""
         with self._proxies_lock:
             proxies, self._proxies = self._proxies, {}
+        self._pool.close(0.0)  # no new sends...
         for proxy in proxies.values():
-            proxy.close()
+            proxy.close()  # ...and those in progress end now
+        self._pool.close(timeout)
 
-    def _proxy(self, record: ClientRecord) -> XmlRpcProxy:
+    def _proxy(self, record: ClientRecord) -> tuple[XmlRpcProxy, bool]:
+        """The proxy for *record*, and whether it is kept (False: the client has left)."""
+        assert record.callback_url is not None
+        if not self.service.is_registered(record.public_id):
+            return XmlRpcProxy(record.callback_url, timeout=self._timeout), False
         with self._proxies_lock:
             proxy = self._proxies.get(record.public_id)
             if proxy is None or proxy.url != record.callback_url:
-                assert record.callback_url is not None
+                if proxy is not None:
+                    proxy.retire()
                 proxy = XmlRpcProxy(record.callback_url, timeout=self._timeout)
                 self._proxies[record.public_id] = proxy
-            return proxy
+            return proxy, True
 
-    def _send(self, target: str, item: tuple[ClientRecord, str, tuple[SampValue, ...]]) -> None:
+    def _send(
+        self,
+        target: str,
+        item: tuple[ClientRecord, str, tuple[SampValue, ...]],
+        sent: Callable[[], None],
+    ) -> None:
         record, method, args = item
+        name = f"samp.client.{method}"
+        body = codec.dump_request(name, (record.private_key, *args))
+        if len(body) > self._max_body:
+            why = f"it is {len(body)} bytes once encoded, over the hub's limit of {self._max_body}"
+            logger.warning("not sending %s to %s: %s", method, target, why)
+            self.service.delivery_failed(target, method, args, why)
+            return
         try:
-            self._proxy(record).call(f"samp.client.{method}", record.private_key, *args)
+            proxy, kept = self._proxy(record)
+        except TransportError as exc:  # a URL the transport cannot call
+            self.service.delivery_failed(target, method, args, str(exc))
+            return
+        try:
+            proxy.send_request(body, name, sent=sent)
         except SAMPProxyError as exc:
             logger.info("%s refused %s: %s", target, method, exc.faultString)
             self.service.delivery_failed(target, method, args, exc.faultString)
@@ -221,6 +373,9 @@ class StandardDelivery:
         except Exception as exc:
             logger.warning("cannot deliver %s to %s: %s", method, target, exc)
             self.service.delivery_failed(target, method, args, str(exc))
+        finally:
+            if not kept:
+                proxy.close()
 
     # -- probing -----------------------------------------------------------------------
 
@@ -243,6 +398,8 @@ class StandardDelivery:
         while not self._probing.wait(interval):
             for record in self.service.overdue_recipients(interval):
                 url = record.callback_url
+                if self._probing.is_set():
+                    return
                 if record.profile != "std" or url is None or not _nothing_listens(url):
                     continue
                 logger.warning("%s owes replies but nothing listens at %s", record.public_id, url)

@@ -119,6 +119,10 @@ class Registry(abc.ABC):
             raise fault(FAULT_BAD_ID, f"No registered client with ID {client_id!r}")
         return record
 
+    def is_registered(self, client_id: str) -> bool:
+        """True while *client_id* is registered."""
+        return client_id in self._by_id
+
     def records(self) -> list[ClientRecord]:
         """A snapshot of every registered client, the hub first."""
         with self._lock:
