@@ -147,10 +147,13 @@ class DeliveryPool:
         thread.start()
 
     def submit(self, target: str, item: Any) -> bool:
-        """Queue *item* for *target*, after what is queued for it; False if its queue is full."""
+        """Queue *item* for *target*, after what is queued for it; False if its queue is full.
+
+        After :meth:`close` nothing is queued (and True returned): nothing more is sent.
+        """
         with self._lock:
             if self._closed:
-                return False
+                return True
             queue = self._queues.get(target)
             if queue is None:
                 self._queues[target] = collections.deque([item])
