@@ -81,6 +81,28 @@ def _nothing_listens(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
+class _Shared:
+    """The encoding of a callback's last argument (the message or response map), made once
+    by the first worker that needs it and shared by every recipient of that callback."""
+
+    __slots__ = ("_lock", "_value", "_xml")
+
+    def __init__(self, value: SampValue) -> None:
+        self._value: SampValue | None = value
+        self._xml: memoryview | None = None
+        self._lock = threading.Lock()
+
+    def xml(self) -> memoryview:
+        """``<param>…</param>`` of the value, as XML-RPC encodes it."""
+        with self._lock:
+            if self._xml is None:
+                body = codec.dump_request("m", (self._value,))
+                start = body.index(b"<params>") + len(b"<params>")
+                self._xml = memoryview(body)[start : body.rindex(b"</params>")]
+                self._value = None
+            return self._xml
+
+
 class _Once:
     """Calls *func* the first time it is called, never again."""
 
@@ -290,6 +312,8 @@ class StandardDelivery:
         self._probing = threading.Event()
         self._prober: threading.Thread | None = None
         self._pool = DeliveryPool(self._send, workers, name, limit=max_workers)
+        self._last: tuple[SampValue, _Shared] | None = None  # a broadcast's shared encoding
+        self._last_lock = threading.Lock()
 
     @property
     def pool(self) -> DeliveryPool:
@@ -297,8 +321,18 @@ class StandardDelivery:
         return self._pool
 
     def submit(self, record: ClientRecord, method: str, args: tuple[SampValue, ...]) -> None:
-        """Queue ``method(*args)`` for *record*, after what is already queued for it."""
-        if not self._pool.submit(record.public_id, (record, method, args)):
+        """Queue ``method(*args)`` for *record*, after what is already queued for it.
+
+        The recipients of one broadcast or event (the same map object, passed on in a
+        row) share one encoding of it: a large message is encoded once, not per client.
+        """
+        with self._last_lock:
+            if self._last is not None and self._last[0] is args[-1]:
+                shared = self._last[1]
+            else:
+                shared = _Shared(args[-1])
+                self._last = (args[-1], shared)
+        if not self._pool.submit(record.public_id, (record, method, args, shared)):
             why = f"{MAX_QUEUE} callbacks are waiting for it: it is not taking them"
             logger.info("cannot queue %s for %s: %s", method, record.public_id, why)
             self.service.delivery_failed(record.public_id, method, args, why)
@@ -344,14 +378,17 @@ class StandardDelivery:
     def _send(
         self,
         target: str,
-        item: tuple[ClientRecord, str, tuple[SampValue, ...]],
+        item: tuple[ClientRecord, str, tuple[SampValue, ...], _Shared],
         sent: Callable[[], None],
     ) -> None:
-        record, method, args = item
+        record, method, args, shared = item
         name = f"samp.client.{method}"
-        body = codec.dump_request(name, (record.private_key, *args))
-        if len(body) > self._max_body:
-            why = f"it is {len(body)} bytes once encoded, over the hub's limit of {self._max_body}"
+        head = codec.dump_request(name, (record.private_key, *args[:-1]))
+        split = head.rindex(b"</params>")
+        body = (memoryview(head)[:split], shared.xml(), memoryview(head)[split:])
+        size = sum(len(part) for part in body)
+        if size > self._max_body:
+            why = f"it is {size} bytes once encoded, over the hub's limit of {self._max_body}"
             logger.warning("not sending %s to %s: %s", method, target, why)
             self.service.delivery_failed(target, method, args, why)
             return

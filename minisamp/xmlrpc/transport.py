@@ -30,7 +30,7 @@ import socket
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..datatypes import SampValue
@@ -47,6 +47,8 @@ wire_logger = logging.getLogger("minisamp.wire")
 DEFAULT_TIMEOUT = 30.0
 #: Largest response body accepted.
 MAX_RESPONSE_BYTES = 256 * 1024 * 1024
+#: A request in parts smaller than this is joined and sent with one ``sendall``.
+_JOIN_BELOW = 256 * 1024
 
 
 class _Stale(Exception):
@@ -250,7 +252,7 @@ class XmlRpcProxy:
 
     def send_request(
         self,
-        body: bytes,
+        body: bytes | Sequence[bytes | memoryview],
         method: str,
         *,
         timeout: float | bool | None = False,
@@ -258,26 +260,30 @@ class XmlRpcProxy:
     ) -> SampValue:
         """Post an encoded methodCall *body* (of *method*) and return its result.
 
-        For a caller that must know the request's size before sending it.  *sent* is
-        called once the whole request is written (before the answer is read).
+        For a caller that must know the request's size before sending it.  *body* may
+        be a sequence of parts, sent one after the other without joining them (so a
+        large part shared by several requests is never copied).  *sent* is called once
+        the whole request is written (before the answer is read).
         """
         if self._closed:
             raise TransportError(f"the connection to {self.url} has been closed")
         limit = self.timeout if timeout is False else timeout
+        parts: list[bytes | memoryview] = [body] if isinstance(body, bytes) else list(body)
         started = time.perf_counter()
-        data = self._post(body, limit, method, sent)
+        data = self._post(parts, limit, method, sent)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "%s -> %s: %d bytes out, %d in, %.2f ms",
                 method,
                 self.url,
-                len(body),
+                sum(len(part) for part in parts),
                 len(data),
                 1000 * (time.perf_counter() - started),
             )
         if wire_logger.isEnabledFor(logging.DEBUG):
+            whole = b"".join(parts)
             wire_logger.debug(
-                "request to %s:\n%s\nresponse:\n%s", self.url, _mask_key(body), _mask_key(data)
+                "request to %s:\n%s\nresponse:\n%s", self.url, _mask_key(whole), _mask_key(data)
             )
         return codec.parse_response(data)
 
@@ -311,16 +317,25 @@ class XmlRpcProxy:
                 self._connections.discard(conn)
 
     def _post(
-        self, body: bytes, timeout: float | None, method: str, sent: Callable[[], None] | None
+        self,
+        parts: list[bytes | memoryview],
+        timeout: float | None,
+        method: str,
+        sent: Callable[[], None] | None,
     ) -> bytes:
-        request = self._head + b"%d\r\n\r\n" % len(body) + body
+        size = sum(len(part) for part in parts)
+        head = self._head + b"%d\r\n\r\n" % size
+        # a small request goes out with one sendall (one packet), a large one unjoined
+        parts = [head + b"".join(parts)] if size <= _JOIN_BELOW else [head, *parts]
         deadline = None if timeout is None else time.monotonic() + timeout
         for attempt in (1, 2):
             conn: _Connection | None = None
             reused = False
             try:
                 conn, reused = self._connection(deadline)
-                conn.sock.sendall(request)
+                for part in parts:
+                    conn.set_deadline(deadline)  # sendall's timeout is per call
+                    conn.sock.sendall(part)
                 if sent is not None:
                     sent()
                 status, reason, data, will_close = _read_response(conn.rfile)

@@ -48,6 +48,7 @@ class StuckCallbackServer(contextlib.AbstractContextManager["StuckCallbackServer
         self.mode = mode
         self.interval = interval
         self.requests = 0  # requests read in full
+        self.largest = 0  # the largest request body read, in bytes
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._closed = threading.Event()
         self._lock = threading.Lock()
@@ -78,25 +79,27 @@ class StuckCallbackServer(contextlib.AbstractContextManager["StuckCallbackServer
             self._start(self._serve, "conn", sock)
 
     def _read_request(self, sock: socket.socket) -> bool:
-        data = b""
+        data = bytearray()
         while b"\r\n\r\n" not in data:
             chunk = sock.recv(65536)
             if not chunk:
                 return False
             data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
+        head, _, body = bytes(data).partition(b"\r\n\r\n")
         length = 0
         for line in head.split(b"\r\n")[1:]:
             name, _, value = line.partition(b":")
             if name.strip().lower() == b"content-length":
                 length = int(value)
-        while len(body) < length:
-            chunk = sock.recv(65536)
+        left = length - len(body)
+        while left > 0:
+            chunk = sock.recv(min(left, 1 << 20))
             if not chunk:
                 return False
-            body += chunk
+            left -= len(chunk)
         with self._lock:
             self.requests += 1
+            self.largest = max(self.largest, length)
         return True
 
     def _serve(self, sock: socket.socket) -> None:

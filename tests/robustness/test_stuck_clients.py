@@ -216,14 +216,16 @@ def test_connect_to_a_dribbling_hub_fails_within_the_client_timeout(tmp_path: Pa
 def _raw_call(hub: Hub, method: str, *values: str) -> object:
     """Call *method* with params given as raw ``<value>`` XML (``>`` left unescaped, as
     XML allows); the result, or the fault raised as SAMPProxyError."""
-    status, body = post(_Endpoint(hub), request_body(method, *values), timeout=120)
+    status, body = post(_Endpoint(hub.url), request_body(method, *values), timeout=120)
     assert status == 200, body[:200]
     return codec.parse_response(body)
 
 
 class _Endpoint:
-    def __init__(self, hub: Hub) -> None:
-        parts = urllib.parse.urlsplit(hub.url)
+    """Where ``hostile.post`` sends: the host, port and path of *url*."""
+
+    def __init__(self, url: str) -> None:
+        parts = urllib.parse.urlsplit(url)
         self.address = (str(parts.hostname), int(parts.port or 80))
         self.path = parts.path
 
@@ -255,6 +257,43 @@ def test_metadata_that_grows_past_the_size_limit_disconnects_nobody(tmp_path: Pa
         for victim in victims:
             victim.close()
         attacker.close()
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """The peak resident memory of process *pid* so far (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    pytest.skip("no /proc/<pid>/status VmHWM here (Linux only)")
+
+
+def test_a_large_event_is_encoded_once_for_all_its_recipients(tmp_path: Path) -> None:
+    # 7 MB of '>' (28 MB once escaped, under the limit) in metadata, to 10 subscribers
+    # that read it and never answer.  Was: each delivery encoded it on its own and kept
+    # it until answered: the hub's peak memory grew by 916 MB (now 88 MB).
+    lockfile = tmp_path / "samp"
+    with hub_process(lockfile) as hub:
+        info = read_lockfile(lockfile.as_uri())
+        assert info is not None
+        with contextlib.ExitStack() as stack:
+            servers = [stack.enter_context(StuckCallbackServer("mute")) for _ in range(10)]
+            for server in servers:
+                register(hub.url, info.secret, server.url, {"samp.hub.event.metadata": {}})
+            key, _ = register(hub.url, info.secret, servers[0].url, {})
+            before = _peak_rss_mb(hub.process.pid)
+            junk = "<struct><member><name>junk</name><value>" + ">" * 7_000_000
+            endpoint = _Endpoint(hub.url)
+            body = request_body(
+                "samp.hub.declareMetadata", key, junk + "</value></member></struct>"
+            )
+            assert post(endpoint, body, timeout=120)[0] == 200
+            deadline = time.monotonic() + 60
+            while not all(s.largest > 28_000_000 for s in servers):
+                assert time.monotonic() < deadline, [s.largest for s in servers]
+                time.sleep(0.05)  # another process's progress: there is no event to wait on
+            grown = _peak_rss_mb(hub.process.pid) - before
+            print(f"hub peak memory grew by {grown:.0f} MB for a 28 MB event to 10 clients")
+            assert grown < 250
 
 
 def test_call_that_grows_past_the_size_limit_fails_for_its_sender_only(tmp_path: Path) -> None:
