@@ -83,6 +83,16 @@ def _param(text: str) -> tuple[str, Any]:
     return key, value
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not seconds > 0:  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds above 0")
+    return seconds
+
+
 # -- parser --------------------------------------------------------------------------------
 
 
@@ -145,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=0, help="port to listen on (default: any free port)")
     p.add_argument(
         "--delivery-timeout",
-        type=float,
+        type=_positive_seconds,
         default=60.0,
         metavar="SECONDS",
         help="how long a client has to take each message or event the hub passes it "

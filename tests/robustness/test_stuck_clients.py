@@ -351,3 +351,15 @@ def test_delivery_pool_grows_for_stuck_targets_and_shrinks_back() -> None:
         release.set()
         pool.close(PROMPT)
     assert not [t for t in threading.enumerate() if t.name.startswith("test-pool-")]
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "soon"])
+def test_delivery_timeout_option_refuses_what_is_not_a_positive_number(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from minisamp.cli.main import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["hub", "--delivery-timeout", value])
+    assert exit_info.value.code == 2
+    assert "--delivery-timeout" in capsys.readouterr().err
