@@ -308,17 +308,13 @@ class StandardDelivery:
         self._name = name
         self._max_body = max_body
         self._proxies: dict[str, XmlRpcProxy] = {}
+        self._departed: set[XmlRpcProxy] = set()  # one-call proxies to clients that left
         self._proxies_lock = threading.Lock()
         self._probing = threading.Event()
         self._prober: threading.Thread | None = None
         self._pool = DeliveryPool(self._send, workers, name, limit=max_workers)
         self._last: tuple[SampValue, _Shared] | None = None  # a broadcast's shared encoding
         self._last_lock = threading.Lock()
-
-    @property
-    def pool(self) -> DeliveryPool:
-        """The queues and workers (for tests and diagnostics)."""
-        return self._pool
 
     def submit(self, record: ClientRecord, method: str, args: tuple[SampValue, ...]) -> None:
         """Queue ``method(*args)`` for *record*, after what is already queued for it.
@@ -355,25 +351,28 @@ class StandardDelivery:
     def close(self, timeout: float = 1.0) -> None:
         """Drop what is queued, cut every send in progress, join the workers."""
         with self._proxies_lock:
-            proxies, self._proxies = self._proxies, {}
+            proxies = [*self._proxies.values(), *self._departed]
+            self._proxies = {}
         self._pool.close(0.0)  # no new sends...
-        for proxy in proxies.values():
+        for proxy in proxies:
             proxy.close()  # ...and those in progress end now
         self._pool.close(timeout)
 
     def _proxy(self, record: ClientRecord) -> tuple[XmlRpcProxy, bool]:
         """The proxy for *record*, and whether it is kept (False: the client has left)."""
         assert record.callback_url is not None
-        if not self.service.is_registered(record.public_id):
-            return XmlRpcProxy(record.callback_url, timeout=self._timeout), False
         with self._proxies_lock:
-            proxy = self._proxies.get(record.public_id)
+            kept = self.service.is_registered(record.public_id)
+            proxy = self._proxies.get(record.public_id) if kept else None
             if proxy is None or proxy.url != record.callback_url:
                 if proxy is not None:
                     proxy.retire()
                 proxy = XmlRpcProxy(record.callback_url, timeout=self._timeout)
-                self._proxies[record.public_id] = proxy
-            return proxy, True
+                if kept:
+                    self._proxies[record.public_id] = proxy
+                else:
+                    self._departed.add(proxy)
+            return proxy, kept
 
     def _send(
         self,
@@ -416,6 +415,8 @@ class StandardDelivery:
         finally:
             if not kept:
                 proxy.close()
+                with self._proxies_lock:
+                    self._departed.discard(proxy)
 
     # -- probing -----------------------------------------------------------------------
 
