@@ -197,13 +197,15 @@ def _copy_output(
     process: subprocess.Popen[bytes], log: Path, output: list[str], prompt: threading.Event
 ) -> None:
     assert process.stdout is not None
+    seen = ""  # the end of what came so far: Aladin's prompt "Command> " ends no line
     with log.open("w") as sink:
-        for raw in process.stdout:
-            line = raw.decode(errors="replace")
-            output.append(line)
-            sink.write(line)
+        while chunk := process.stdout.read1(65536):  # type: ignore[attr-defined]
+            text = chunk.decode(errors="replace")
+            output.append(text)
+            sink.write(text)
             sink.flush()
-            if "Command>" in line:
+            seen = (seen + text)[-64:]
+            if "Command>" in seen:
                 prompt.set()
         prompt.set()  # the app ended: stop waiting for its prompt
 

@@ -89,7 +89,11 @@ def cmd_hub(args: argparse.Namespace) -> int:
     """Run a hub until Ctrl-C or SIGTERM."""
     from ..hub.hub import Hub
 
-    options: dict[str, Any] = {"host": args.host, "port": args.port}
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "delivery_timeout": args.delivery_timeout,
+    }
     if args.web:
         from ..hub.web import consent_policy
 

@@ -91,6 +91,16 @@ def _param(text: str) -> tuple[str, Any]:
     return key, value
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not seconds > 0:  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds above 0")
+    return seconds
+
+
 # -- parser --------------------------------------------------------------------------------
 
 
@@ -151,6 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=0, help="port to listen on (default: any free port)")
+    p.add_argument(
+        "--delivery-timeout",
+        type=_positive_seconds,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long a client has to take each message or event the hub passes it "
+        "(default: 60); a slow client delays only its own messages",
+    )
     p.add_argument("--web", action="store_true", help="also run the Web Profile for browser apps")
     p.add_argument("--web-port", type=int, default=21012, help="Web Profile port (default: 21012)")
     p.add_argument(

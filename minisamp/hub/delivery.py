@@ -1,50 +1,64 @@
-"""Callbacks to Standard Profile clients: in order per client, over a bounded thread pool.
+"""Callbacks to Standard Profile clients: in order per client, never one client waiting on another.
 
 The routing service hands the hub each callback it wants a client to receive; for a
 Standard Profile client :class:`StandardDelivery` queues it and a worker sends it as
 ``samp.client.<method>`` to the client's callback URL.  :class:`DeliveryPool` keeps
-one FIFO queue per recipient drained by a fixed set of threads, so each client gets
-its messages in the order the hub decided them and a slow client slows nobody else.
+one FIFO queue per recipient with at most one callback in flight per recipient, so each
+client gets its messages in the order the hub decided them.  A worker thread waits on
+one client's socket only: when every worker is busy the pool starts another (up to
+:data:`MAX_WORKERS`), so a slow, mute or dribbling client delays only its own messages.
+Extra workers end after :data:`LINGER` idle seconds.  Every send has an overall
+deadline (``delivery_timeout``), and :meth:`StandardDelivery.close` cuts the sends still
+in progress at once.
+
 A callback that cannot be delivered is reported back to the service (a waiting
-caller then gets ``samp.error`` at once); a client whose port refuses connections is
-disconnected, and so is one found dead by the prober while it owes replies.
+caller then gets ``samp.error`` at once); one whose encoding exceeds the hub's own
+body limit is not sent at all and fails the same way.  A client is disconnected only
+when its port refuses connections (its process is gone), or when the prober finds it
+dead while it owes replies: a timeout, a refusal (HTTP 413…) or a cut connection is
+that message's failure, never the recipient's.
 
 Split from :mod:`minisamp.hub.hub`, which keeps the server, lockfile and life cycle.
 """
 
 from __future__ import annotations
 
-import collections
 import logging
 import socket
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from ..datatypes import SampValue
 from ..errors import SAMPProxyError, TransportError
+from ..xmlrpc import codec
 from ..xmlrpc.transport import XmlRpcProxy
+from .delivery_pool import MAX_QUEUE, MAX_WORKERS, DeliveryPool
 from .service import ClientRecord, HubService
 
-__all__ = ["DELIVERY_TIMEOUT", "PROBE_INTERVAL", "DeliveryPool", "StandardDelivery"]
+__all__ = [
+    "DELIVERY_TIMEOUT",
+    "MAX_QUEUE",
+    "MAX_WORKERS",
+    "PROBE_INTERVAL",
+    "DeliveryPool",
+    "StandardDelivery",
+]
 
 logger = logging.getLogger(__name__)
 
-#: Seconds a client has to accept a callback before the delivery counts as failed.
+#: Seconds a client has to take a callback (connect, send, answer) before it counts as failed.
 DELIVERY_TIMEOUT = 60.0
 #: Seconds between checks that clients owing replies still listen (0: no checks).
 PROBE_INTERVAL = 1.0
 #: Seconds between two attempts of a delivery the client answered with a fault.
 RETRY_DELAY = 0.01
 
-_UNREACHABLE = (ConnectionRefusedError, ConnectionResetError, BrokenPipeError)
-
 
 def _is_unreachable(exc: BaseException) -> bool:
-    cause = exc.__cause__
-    return isinstance(cause, _UNREACHABLE) or "connection refused" in str(exc)
+    """True if the connection was refused: nothing listens there, the client is gone."""
+    return isinstance(exc.__cause__, ConnectionRefusedError) or "connection refused" in str(exc)
 
 
 def _nothing_listens(url: str, timeout: float = 1.0) -> bool:
@@ -59,159 +73,145 @@ def _nothing_listens(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
-class DeliveryPool:
-    """Per-recipient FIFO queues drained by a fixed set of named daemon threads.
+class _Shared:
+    """The encoding of a callback's last argument (the message or response map), made once
+    by the first worker that needs it and shared by every recipient of that callback."""
 
-    An idle worker waits on a condition of its own; new work wakes the worker that
-    went idle last (its connections and caches are warm), and only that one.
-    """
+    __slots__ = ("_lock", "_value", "_xml")
 
-    def __init__(self, send: Callable[[str, Any], None], workers: int, name: str) -> None:
-        self._send = send
+    def __init__(self, value: SampValue) -> None:
+        self._value: SampValue | None = value
+        self._xml: memoryview | None = None
         self._lock = threading.Lock()
-        self._queues: dict[str, collections.deque[Any]] = {}
-        self._ready: collections.deque[str] = collections.deque()
-        self._idle: list[threading.Condition] = []  # waiting workers, the latest last
-        self._settled = threading.Condition(self._lock)  # a target's queue ran dry
-        self._busy = 0
-        self._closed = False
-        self._threads = [
-            threading.Thread(target=self._work, name=f"{name}-deliver-{i}", daemon=True)
-            for i in range(workers)
-        ]
-        for thread in self._threads:
-            thread.start()
 
-    def submit(self, target: str, item: Any) -> None:
-        """Queue *item* for *target*; items for one target are sent one at a time, in order."""
+    def xml(self) -> memoryview:
+        """``<param>…</param>`` of the value, as XML-RPC encodes it."""
         with self._lock:
-            queue = self._queues.get(target)
-            if queue is None:
-                self._queues[target] = collections.deque([item])
-                self._ready.append(target)
-                if self._idle:
-                    self._idle.pop().notify()
-            else:
-                queue.append(item)
-
-    def discard(self, target: str) -> None:
-        """Forget what is still queued for *target*."""
-        with self._lock:
-            queue = self._queues.get(target)
-            if queue is not None:
-                queue.clear()
-
-    def _work(self) -> None:
-        wakeup = threading.Condition(self._lock)
-        while True:
-            with self._lock:
-                while not self._ready and not self._closed:
-                    self._idle.append(wakeup)
-                    wakeup.wait()  # submit() or close() takes it off the idle list
-                if not self._ready:
-                    return
-                target = self._ready.popleft()
-                self._busy += 1
-            self._drain(target)
-
-    def _drain(self, target: str) -> None:
-        while True:
-            with self._lock:
-                queue = self._queues[target]
-                if not queue:
-                    del self._queues[target]
-                    self._busy -= 1
-                    self._settled.notify_all()
-                    return
-                item = queue.popleft()
-            try:
-                self._send(target, item)
-            except Exception:
-                logger.exception("delivery to %s failed unexpectedly", target)
-
-    def flush(self, timeout: float) -> bool:
-        """Wait until everything queued so far is sent; False if *timeout* ran out."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while self._queues or self._busy:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._settled.wait(left)
-        return True
-
-    def close(self, timeout: float = 5.0) -> None:
-        """Stop the workers (after the item each is sending) and join them."""
-        with self._lock:
-            self._closed = True
-            for queue in self._queues.values():
-                queue.clear()
-            self._ready.clear()
-            idle, self._idle = self._idle, []
-            for wakeup in idle:
-                wakeup.notify()
-        for thread in self._threads:
-            if thread is not threading.current_thread():
-                thread.join(timeout)
+            if self._xml is None:
+                body = codec.dump_request("m", (self._value,))
+                start = body.index(b"<params>") + len(b"<params>")
+                self._xml = memoryview(body)[start : body.rindex(b"</params>")]
+                self._value = None
+            return self._xml
 
 
 class StandardDelivery:
     """Sends the service's callbacks to Standard Profile clients, one XML-RPC proxy each.
 
-    Its threads (the pool's ``<name>-deliver-<i>`` workers, and the
-    ``<name>-probe`` prober once :meth:`start_probing` is called) are daemons,
-    stopped and joined by :meth:`stop_probing` and :meth:`close`.
+    A callback whose request would exceed *max_body* bytes is not sent: it fails (a
+    caller gets ``samp.error``), since the hub would refuse such a body itself.  Its
+    threads (the pool's ``<name>-deliver-<i>`` workers, and the ``<name>-probe``
+    prober once :meth:`start_probing` is called) are daemons, stopped and joined by
+    :meth:`stop_probing` and :meth:`close`.
     """
 
     def __init__(
-        self, service: HubService, *, workers: int, timeout: float, name: str, retries: int = 0
+        self,
+        service: HubService,
+        *,
+        workers: int,
+        timeout: float,
+        name: str,
+        max_body: int,
+        max_workers: int = MAX_WORKERS,
+        retries: int = 0,
     ) -> None:
         self.service = service
         self._timeout = timeout
         self._retries = retries
         self._name = name
+        self._max_body = max_body
         self._proxies: dict[str, XmlRpcProxy] = {}
+        self._departed: set[XmlRpcProxy] = set()  # one-call proxies to clients that left
         self._proxies_lock = threading.Lock()
         self._probing = threading.Event()
         self._prober: threading.Thread | None = None
-        self._pool = DeliveryPool(self._send, workers, name)
+        self._pool = DeliveryPool(self._send, workers, name, limit=max_workers)
+        self._last: tuple[SampValue, _Shared] | None = None  # a broadcast's shared encoding
+        self._last_lock = threading.Lock()
 
     def submit(self, record: ClientRecord, method: str, args: tuple[SampValue, ...]) -> None:
-        """Queue ``method(*args)`` for *record*, after what is already queued for it."""
-        self._pool.submit(record.public_id, (record, method, args))
+        """Queue ``method(*args)`` for *record*, after what is already queued for it.
+
+        The recipients of one broadcast or event (the same map object, passed on in a
+        row) share one encoding of it: a large message is encoded once, not per client.
+        """
+        with self._last_lock:
+            if self._last is not None and self._last[0] is args[-1]:
+                shared = self._last[1]
+            else:
+                shared = _Shared(args[-1])
+                self._last = (args[-1], shared)
+        if not self._pool.submit(record.public_id, (record, method, args, shared)):
+            why = f"{MAX_QUEUE} callbacks are waiting for it: it is not taking them"
+            logger.info("cannot queue %s for %s: %s", method, record.public_id, why)
+            self.service.delivery_failed(record.public_id, method, args, why)
 
     def flush(self, timeout: float) -> bool:
-        """Wait until everything queued so far is sent; False if *timeout* ran out."""
+        """Wait until everything queued so far is delivered; False if *timeout* ran out."""
         return self._pool.flush(timeout)
 
+    def wait_sent(self, timeout: float) -> bool:
+        """Wait until everything queued so far is written to its client (answered or not)."""
+        return self._pool.wait_sent(timeout)
+
     def forget(self, target: str) -> None:
-        """Close the connection to *target*, which has left the hub."""
+        """*target* has left the hub: close its connection once the call in progress ends."""
         with self._proxies_lock:
             proxy = self._proxies.pop(target, None)
         if proxy is not None:
-            proxy.close()
+            proxy.retire()  # never waits: the client may be unregistering from its handler
 
-    def close(self) -> None:
-        """Stop the workers and close every connection."""
-        self._pool.close()
+    def close(self, timeout: float = 1.0) -> None:
+        """Drop what is queued, cut every send in progress, join the workers."""
         with self._proxies_lock:
-            proxies, self._proxies = self._proxies, {}
-        for proxy in proxies.values():
-            proxy.close()
+            proxies = [*self._proxies.values(), *self._departed]
+            self._proxies = {}
+        self._pool.close(0.0)  # no new sends...
+        for proxy in proxies:
+            proxy.close()  # ...and those in progress end now
+        self._pool.close(timeout)
 
-    def _proxy(self, record: ClientRecord) -> XmlRpcProxy:
+    def _proxy(self, record: ClientRecord) -> tuple[XmlRpcProxy, bool]:
+        """The proxy for *record*, and whether it is kept (False: the client has left)."""
+        assert record.callback_url is not None
         with self._proxies_lock:
-            proxy = self._proxies.get(record.public_id)
+            kept = self.service.is_registered(record.public_id)
+            proxy = self._proxies.get(record.public_id) if kept else None
             if proxy is None or proxy.url != record.callback_url:
-                assert record.callback_url is not None
+                if proxy is not None:
+                    proxy.retire()
                 proxy = XmlRpcProxy(record.callback_url, timeout=self._timeout)
-                self._proxies[record.public_id] = proxy
-            return proxy
+                if kept:
+                    self._proxies[record.public_id] = proxy
+                else:
+                    self._departed.add(proxy)
+            return proxy, kept
 
-    def _send(self, target: str, item: tuple[ClientRecord, str, tuple[SampValue, ...]]) -> None:
-        record, method, args = item
+    def _send(
+        self,
+        target: str,
+        item: tuple[ClientRecord, str, tuple[SampValue, ...], _Shared],
+        sent: Callable[[], None],
+    ) -> None:
+        record, method, args, shared = item
+        name = f"samp.client.{method}"
+        head = codec.dump_request(name, (record.private_key, *args[:-1]))
+        split = head.rindex(b"</params>")
+        body = (memoryview(head)[:split], shared.xml(), memoryview(head)[split:])
+        size = sum(len(part) for part in body)
+        if size > self._max_body:
+            why = f"it is {size} bytes once encoded, over the hub's limit of {self._max_body}"
+            logger.warning("not sending %s to %s: %s", method, target, why)
+            self.service.delivery_failed(target, method, args, why)
+            return
         try:
-            self._call(record, method, args)
+            proxy, kept = self._proxy(record)
+        except TransportError as exc:  # a URL the transport cannot call
+            self.service.delivery_failed(target, method, args, str(exc))
+            return
+        try:
+            self._request(proxy, body, name, sent)
         except SAMPProxyError as exc:
             logger.info("%s refused %s: %s", target, method, exc.faultString)
             self.service.delivery_failed(target, method, args, exc.faultString)
@@ -226,13 +226,24 @@ class StandardDelivery:
         except Exception as exc:
             logger.warning("cannot deliver %s to %s: %s", method, target, exc)
             self.service.delivery_failed(target, method, args, str(exc))
+        finally:
+            if not kept:
+                proxy.close()
+                with self._proxies_lock:
+                    self._departed.discard(proxy)
 
-    def _call(self, record: ClientRecord, method: str, args: tuple[SampValue, ...]) -> None:
-        """Deliver once, then up to ``retries`` more times, 10 ms apart, if it answers a fault
+    def _request(
+        self,
+        proxy: XmlRpcProxy,
+        body: Sequence[bytes | memoryview],
+        name: str,
+        sent: Callable[[], None],
+    ) -> None:
+        """Send once, then up to ``retries`` more times, 10 ms apart, if it answers a fault
         (pyvo's ``conf.n_retries``; a client that cannot be reached is not retried)."""
         for attempt in range(self._retries + 1):
             try:
-                self._proxy(record).call(f"samp.client.{method}", record.private_key, *args)
+                proxy.send_request(body, name, sent=sent)
                 return
             except SAMPProxyError:
                 if attempt == self._retries:
@@ -260,6 +271,8 @@ class StandardDelivery:
         while not self._probing.wait(interval):
             for record in self.service.overdue_recipients(interval):
                 url = record.callback_url
+                if self._probing.is_set():
+                    return
                 if record.profile != "std" or url is None or not _nothing_listens(url):
                     continue
                 logger.warning("%s owes replies but nothing listens at %s", record.public_id, url)

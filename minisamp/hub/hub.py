@@ -3,8 +3,10 @@
 ``Hub`` serves :class:`~minisamp.hub.service.HubService` over XML-RPC, owns the
 lockfile, runs the Web Profile when asked, and hands the callbacks for Standard
 Profile clients to :class:`~minisamp.hub.delivery.StandardDelivery` (per-recipient
-queues drained by a bounded pool of worker threads, so each client gets its
-messages in order, and a slow client slows nobody else)::
+queues, at most one callback in flight per client, each on a worker thread of its own:
+each client gets its messages in order, and a slow or mute client delays only its
+own).  No hub operation waits on a client's socket while it holds the hub's state, and
+:meth:`Hub.stop` takes well under a second whatever the clients do::
 
     with Hub(lockfile=tmp_path / "samp") as hub:
         print(hub.url, hub.lockfile)
@@ -19,6 +21,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -42,9 +45,12 @@ from .service import HUB_ID, SERVICE_METHODS, ClientRecord, HubService
 if TYPE_CHECKING:
     from .web.profile import ConsentHook, MTypeRestriction, WebProfile
 
-__all__ = ["Hub"]
+__all__ = ["SHUTDOWN_GRACE", "Hub"]
 
 logger = logging.getLogger(__name__)
+
+#: Seconds :meth:`Hub.stop` gives clients to take ``samp.hub.event.shutdown``.
+SHUTDOWN_GRACE = 0.3
 
 # samp.hub.<name> → (HubService method name, accepted argument counts)
 _STANDARD_METHODS: dict[str, tuple[str, tuple[int, ...]]] = {
@@ -71,6 +77,9 @@ class Hub:
     ``std-lockurl:file:`` URL, else ``~/.samp``).  The hub binds *host* (127.0.0.1)
     on *port* (0: any free port).  Every *probe_interval* seconds it drops clients that
     owe a reply but no longer listen (0: never check), so their callers need not wait.
+    A client has *delivery_timeout* seconds to take each callback (connect, send and
+    answer together); *workers* delivery threads stay ready and more start while
+    clients are slow, one per client with a callback in flight.
     A delivery the client answers with a fault is tried *delivery_retries* more times
     (pyvo's ``conf.n_retries``; default: none).
 
@@ -172,6 +181,7 @@ class Hub:
                 workers=self._workers,
                 timeout=self._delivery_timeout,
                 name="minisamp-hub",
+                max_body=self._max_body,
                 retries=self._delivery_retries,
             )
             info = LockInfo(self.secret, self._server.url, "1.3", self._lock_extras())
@@ -214,7 +224,11 @@ class Hub:
         return extras
 
     def stop(self, timeout: float = 2.0) -> None:
-        """Broadcast ``samp.hub.event.shutdown``, stop serving, remove the lockfile. Idempotent."""
+        """Broadcast ``samp.hub.event.shutdown``, stop serving, remove the lockfile. Idempotent.
+
+        Clients get :data:`SHUTDOWN_GRACE` seconds to take the event; then every
+        connection is cut, so the whole stop takes at most *timeout* seconds.
+        """
         with self._state_lock:
             if not self._running:
                 return
@@ -222,15 +236,25 @@ class Hub:
             self._stopped = True
         atexit.unregister(self.stop)
         assert self._delivery is not None and self._server is not None
-        self._delivery.stop_probing(timeout)
+        deadline = time.monotonic() + timeout
+
+        def left(cap: float = timeout) -> float:
+            return max(0.0, min(cap, deadline - time.monotonic()))
+
+        self._delivery.stop_probing(0.0)
         self.service.shutdown()
-        if not self._delivery.flush(timeout):
-            logger.warning("some clients did not take the shutdown event within %s s", timeout)
+        grace = time.monotonic() + min(SHUTDOWN_GRACE, timeout)
+        if not (
+            self._delivery.wait_sent(left(SHUTDOWN_GRACE))
+            and self._delivery.flush(max(0.0, grace - time.monotonic()))
+        ):
+            logger.info("not every client took the shutdown event within %s s", SHUTDOWN_GRACE)
         release_lockfile(self.lockfile, self.secret)
         if self._web is not None:
-            self._web.stop(timeout)
-        self._server.close()
-        self._delivery.close()
+            self._web.stop(left(SHUTDOWN_GRACE))
+        self._server.close(left())
+        self._delivery.close(left())
+        self._delivery.stop_probing(left())
         logger.info("hub stopped")
 
     def __enter__(self) -> Hub:

@@ -124,6 +124,10 @@ class Registry(abc.ABC):
         record = self._by_id.get(client_id)
         return None if record is None else record.profile
 
+    def is_registered(self, client_id: str) -> bool:
+        """True while *client_id* is registered."""
+        return client_id in self._by_id
+
     def records(self) -> list[ClientRecord]:
         """A snapshot of every registered client, the hub first."""
         with self._lock:

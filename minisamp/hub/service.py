@@ -8,8 +8,11 @@ calls awaiting replies, hub events and the hub's own answers.  It hands every
 callback it wants a client to receive to the ``deliver`` function its owner gave
 it, as ``deliver(record, method, args)`` with *method* one of
 ``receiveNotification``, ``receiveCall``, ``receiveResponse`` and *args* without
-the private key.  ``deliver`` must only queue (it is called with the registry lock
-held, which keeps each recipient's callbacks in the order the hub decided them).
+the private key.  ``deliver`` must only queue, never wait on a client (it is called
+with the registry lock held, which keeps each recipient's callbacks in the order the
+hub decided them).  Once :meth:`HubService.shutdown` has queued
+``samp.hub.event.shutdown`` the hub passes nothing more on: messages are refused and
+events (a client unregistering in answer to the shutdown) are not sent.
 
 Errors the caller made raise :class:`~minisamp.errors.SAMPProxyError`, which the
 profile turns into an XML-RPC fault (codes: :mod:`minisamp.hub.faults`, re-exported
@@ -125,6 +128,13 @@ class HubService(Registry):
 
     # -- messaging ---------------------------------------------------------------------
 
+    def _open_sender(self, private_key: Any) -> ClientRecord:
+        """The sender's record, unless the hub is shutting down (lock held)."""
+        record = self.client(private_key)
+        if self._closed:
+            raise fault(FAULT_GENERAL, "the hub is shutting down: it passes no more messages")
+        return record
+
     def _recipient(self, sender: ClientRecord, recipient_id: Any, mtype: str) -> ClientRecord:
         recipient = self._other(recipient_id)
         if self._annotation(recipient, mtype) is None:
@@ -150,7 +160,7 @@ class HubService(Registry):
         """Send a notification to one client."""
         mtype = mtype_of(message)
         with self._lock:
-            sender = self.client(private_key)
+            sender = self._open_sender(private_key)
             recipient = self._recipient(sender, recipient_id, mtype)
             self._send(recipient, "receiveNotification", (sender.public_id, message))
         _log("notify", sender, [recipient], mtype)  # outside the lock: stderr may block
@@ -160,7 +170,7 @@ class HubService(Registry):
         """Send a notification to every subscribed client but the sender."""
         mtype = mtype_of(message)
         with self._lock:
-            sender = self.client(private_key)
+            sender = self._open_sender(private_key)
             recipients = self._recipients(sender, mtype)
             for recipient in recipients:
                 self._send(recipient, "receiveNotification", (sender.public_id, message))
@@ -172,7 +182,7 @@ class HubService(Registry):
         tag = as_str(tag, "msg-tag")
         mtype = mtype_of(message)
         with self._lock:
-            sender = self.client(private_key)
+            sender = self._open_sender(private_key)
             recipient = self._recipient(sender, recipient_id, mtype)
             msg_id = self._call(sender, recipient, tag, message, None)
         _log("call", sender, [recipient], mtype)
@@ -183,7 +193,7 @@ class HubService(Registry):
         tag = as_str(tag, "msg-tag")
         mtype = mtype_of(message)
         with self._lock:
-            sender = self.client(private_key)
+            sender = self._open_sender(private_key)
             recipients = self._recipients(sender, mtype)
             ids: dict[str, SampValue] = {
                 r.public_id: self._call(sender, r, tag, message, None) for r in recipients
@@ -204,7 +214,7 @@ class HubService(Registry):
             seconds = self.max_sync_timeout
         waiter = SyncWaiter()
         with self._lock:
-            sender = self.client(private_key)
+            sender = self._open_sender(private_key)
             recipient = self._recipient(sender, recipient_id, mtype)
             msg_id = self._call(sender, recipient, None, message, waiter)
         _log("callAndWait", sender, [recipient], mtype, f"timeout {seconds:g} s")
@@ -308,11 +318,13 @@ class HubService(Registry):
                 self._answer(pending, _error_response(f"{record.public_id} {why} before replying"))
 
     def _send(self, recipient: ClientRecord, method: str, args: tuple[SampValue, ...]) -> None:
-        if recipient is self.hub:
-            return  # the hub gets only notifications, which need no action
+        if recipient is self.hub or self._closed:
+            return  # the hub needs no notifications; after the shutdown event, nothing goes
         self._deliver(recipient, method, args)
 
     def _event(self, mtype: str, params: dict[str, SampValue]) -> None:
+        if self._closed:
+            return
         message: dict[str, SampValue] = {"samp.mtype": mtype, "samp.params": params}
         for record in self._recipients(self.hub, mtype):
             self._deliver(record, "receiveNotification", (HUB_ID, message))
@@ -338,8 +350,8 @@ class HubService(Registry):
         with self._lock:
             if self._closed:
                 return
-            self._closed = True
             self._event("samp.hub.event.shutdown", {})
+            self._closed = True  # the last thing the hub sends
             for pending in self._pending.values():
                 if pending.waiter is not None:
                     pending.waiter.fail("the hub is shutting down")

@@ -3,8 +3,10 @@
 :class:`XmlRpcProxy` is safe to share between threads: each call takes a kept-alive
 connection nobody is using (the one used last, so that few stay open) or opens one,
 so calls never wait for one another.  Every
-call has a timeout.  This is the one place where stdlib network exceptions become
-minisamp's: connection failures and timeouts raise
+call has an overall deadline: connecting, sending and reading the answer together take
+at most its timeout, however slowly a peer dribbles bytes, and :meth:`XmlRpcProxy.close`
+wakes a call blocked on a socket in another thread at once.  This is the one place where
+stdlib network exceptions become minisamp's: connection failures and timeouts raise
 :class:`~minisamp.errors.TransportError`, faults :class:`~minisamp.errors.SAMPProxyError`,
 garbage :class:`~minisamp.errors.PeerProtocolError`.
 
@@ -20,12 +22,15 @@ rest of a call).  It reads what any HTTP/1.0 or 1.1 server may send:
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import re
 import socket
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..datatypes import SampValue
@@ -42,6 +47,8 @@ wire_logger = logging.getLogger("minisamp.wire")
 DEFAULT_TIMEOUT = 30.0
 #: Largest response body accepted.
 MAX_RESPONSE_BYTES = 256 * 1024 * 1024
+#: A request in parts smaller than this is joined and sent with one ``sendall``.
+_JOIN_BELOW = 256 * 1024
 
 
 class _Stale(Exception):
@@ -69,29 +76,64 @@ def _mask_key(body: bytes) -> bytes:
     return re.sub(_REG_KEYS, rb"\1***", body)
 
 
+class _DeadlineReader(io.RawIOBase):
+    """A socket's bytes; every ``recv`` waits at most what is left until :attr:`deadline`."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self.sock = sock
+        self.deadline: float | None = None  # time.monotonic() value; None: no limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the call's deadline passed")
+            self.sock.settimeout(left)
+        return self.sock.recv_into(buffer)
+
+
 class _Connection:
-    """One kept-alive connection: its socket (Nagle's algorithm off) and a buffered reader."""
+    """One kept-alive connection: its socket (Nagle's algorithm off) and a buffered reader
+    whose reads share the deadline of the call in progress."""
 
-    __slots__ = ("rfile", "sock", "timeout")
+    __slots__ = ("raw", "rfile", "sock")
 
-    def __init__(self, host: str, port: int, timeout: float | None) -> None:
-        self.sock = socket.create_connection((host, port), timeout)
-        self.timeout = timeout
+    def __init__(self, host: str, port: int, deadline: float | None) -> None:
+        self.sock = socket.create_connection((host, port), _left(deadline))
         try:
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self.rfile = self.sock.makefile("rb")
+            self.raw = _DeadlineReader(self.sock)
+            self.rfile = io.BufferedReader(self.raw)
         except BaseException:
             self.sock.close()
             raise
 
-    def set_timeout(self, timeout: float | None) -> None:
-        if timeout != self.timeout:
-            self.sock.settimeout(timeout)
-            self.timeout = timeout
+    def set_deadline(self, deadline: float | None) -> None:
+        """Bound everything until the next call of this to *deadline* (sendall included)."""
+        self.sock.settimeout(_left(deadline))
+        self.raw.deadline = deadline
 
     def close(self) -> None:
+        # shutdown() first: it wakes a thread blocked reading this socket (whose reader
+        # holds the buffer's lock, which close() needs), so closing never waits on a peer.
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
         self.rfile.close()
         self.sock.close()
+
+
+def _left(deadline: float | None) -> float | None:
+    """Seconds until *deadline* (None: no limit); TimeoutError if it has passed."""
+    if deadline is None:
+        return None
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("the call's deadline passed")
+    return left
 
 
 def _read_line(rfile: Any) -> bytes:
@@ -199,49 +241,74 @@ class XmlRpcProxy:
         self._connections: set[_Connection] = set()  # all open ones, idle or in a call
         self._idle: list[_Connection] = []  # free for the next call, the latest used last
         self._closed = False
+        self._retired = False  # close each connection when its call ends
 
     def __repr__(self) -> str:
         return f"XmlRpcProxy({self.url!r})"
 
     def call(self, method: str, *params: Any, timeout: float | bool | None = False) -> SampValue:
         """Call *method* with *params*; *timeout* (seconds) overrides the proxy's."""
+        return self.send_request(codec.dump_request(method, params), method, timeout=timeout)
+
+    def send_request(
+        self,
+        body: bytes | Sequence[bytes | memoryview],
+        method: str,
+        *,
+        timeout: float | bool | None = False,
+        sent: Callable[[], None] | None = None,
+    ) -> SampValue:
+        """Post an encoded methodCall *body* (of *method*) and return its result.
+
+        For a caller that must know the request's size before sending it.  *body* may
+        be a sequence of parts, sent one after the other without joining them (so a
+        large part shared by several requests is never copied).  *sent* is called once
+        the whole request is written (before the answer is read).
+        """
         if self._closed:
             raise TransportError(f"the connection to {self.url} has been closed")
         limit = self.timeout if timeout is False else timeout
-        body = codec.dump_request(method, params)
+        parts: list[bytes | memoryview] = [body] if isinstance(body, bytes) else list(body)
         started = time.perf_counter()
-        data = self._post(body, limit, method)
+        data = self._post(parts, limit, method, sent)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "%s -> %s: %d bytes out, %d in, %.2f ms",
                 method,
                 self.url,
-                len(body),
+                sum(len(part) for part in parts),
                 len(data),
                 1000 * (time.perf_counter() - started),
             )
         if wire_logger.isEnabledFor(logging.DEBUG):
+            whole = b"".join(parts)
             wire_logger.debug(
-                "request to %s:\n%s\nresponse:\n%s", self.url, _mask_key(body), _mask_key(data)
+                "request to %s:\n%s\nresponse:\n%s", self.url, _mask_key(whole), _mask_key(data)
             )
         return codec.parse_response(data)
 
-    def _connection(self, timeout: float | None) -> tuple[_Connection, bool]:
+    def _connection(self, deadline: float | None) -> tuple[_Connection, bool]:
         """An idle connection (the one used last), else a new one; True if reused."""
         with self._lock:
             conn = self._idle.pop() if self._idle else None
-        if conn is not None:
-            conn.set_timeout(timeout)
-            return conn, True
-        conn = _Connection(self._host, self._port, timeout)
-        with self._lock:
-            self._connections.add(conn)
-        return conn, False
+        reused = conn is not None
+        if conn is None:
+            conn = _Connection(self._host, self._port, deadline)
+            with self._lock:
+                if self._closed:  # closed while we connected: do not leak the socket
+                    conn.close()
+                    raise _Stale("the proxy was closed")
+                self._connections.add(conn)
+        conn.set_deadline(deadline)
+        return conn, reused
 
     def _release(self, conn: _Connection) -> None:
         with self._lock:
-            if conn in self._connections:  # not closed meanwhile
+            keep = conn in self._connections and not self._retired  # not closed meanwhile
+            if keep:
                 self._idle.append(conn)
+        if not keep:
+            self._drop(conn)
 
     def _drop(self, conn: _Connection | None) -> None:
         if conn is not None:
@@ -249,14 +316,28 @@ class XmlRpcProxy:
             with self._lock:
                 self._connections.discard(conn)
 
-    def _post(self, body: bytes, timeout: float | None, method: str) -> bytes:
-        request = self._head + b"%d\r\n\r\n" % len(body) + body
+    def _post(
+        self,
+        parts: list[bytes | memoryview],
+        timeout: float | None,
+        method: str,
+        sent: Callable[[], None] | None,
+    ) -> bytes:
+        size = sum(len(part) for part in parts)
+        head = self._head + b"%d\r\n\r\n" % size
+        # a small request goes out with one sendall (one packet), a large one unjoined
+        parts = [head + b"".join(parts)] if size <= _JOIN_BELOW else [head, *parts]
+        deadline = None if timeout is None else time.monotonic() + timeout
         for attempt in (1, 2):
             conn: _Connection | None = None
             reused = False
             try:
-                conn, reused = self._connection(timeout)
-                conn.sock.sendall(request)
+                conn, reused = self._connection(deadline)
+                for part in parts:
+                    conn.set_deadline(deadline)  # sendall's timeout is per call
+                    conn.sock.sendall(part)
+                if sent is not None:
+                    sent()
                 status, reason, data, will_close = _read_response(conn.rfile)
             except PeerProtocolError as exc:
                 self._drop(conn)
@@ -299,6 +380,18 @@ class XmlRpcProxy:
         for conn in connections:
             conn.close()
 
+    def retire(self) -> None:
+        """Refuse new calls, close idle connections now and busy ones when their call ends.
+
+        Unlike :meth:`close` it lets calls in progress in other threads finish.
+        """
+        self._closed = self._retired = True
+        with self._lock:
+            idle, self._idle = self._idle, []
+            self._connections.difference_update(idle)
+        for conn in idle:
+            conn.close()
+
     def reopen(self) -> None:
         """Allow calls again after :meth:`close` (connections are made afresh)."""
-        self._closed = False
+        self._closed = self._retired = False
