@@ -232,7 +232,14 @@ def _wait_usable(
                 if named and (kind != "aladin" or prompt.wait(left)):
                     return client_id
             time.sleep(0.1)  # polling another process's registration: there is no event
-    raise TimeoutError(f"{kind} did not subscribe to {mtype} within {timeout} s: see {log}")
+        seen = {
+            cid: (probe.get_metadata(cid).get("samp.name"), len(probe.get_subscriptions(cid)))
+            for cid in probe.get_registered_clients()
+        }
+    raise TimeoutError(
+        f"{kind} did not subscribe to {mtype} within {timeout} s (registered: {seen}, "
+        f"prompt seen: {prompt.is_set()}): see {log}"
+    )
 
 
 @pytest.fixture
