@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import shutil
 import time
 from collections.abc import Callable
 
 import pytest
 from clientutil import Arrival, connected
 from conftest import RunningHub
+from needs import needs
 
 from minisamp import (
     REPLY_LATER,
@@ -23,7 +23,7 @@ from minisamp import (
 from minisamp.xmlrpc.transport import XmlRpcProxy
 
 pytestmark = pytest.mark.timeout(60)
-needs_jsamp = pytest.mark.skipif(shutil.which("jsamp") is None, reason="JSAMP is not installed")
+needs_jsamp = needs("jsamp")
 
 
 def test_callback_with_wrong_private_key_is_refused(any_hub: RunningHub) -> None:

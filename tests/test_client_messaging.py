@@ -144,6 +144,23 @@ def test_call_async_future_resolves_with_the_response(pair: tuple[Client, Client
     assert future.result(10) == Response.ok({"x": "y"})
 
 
+@pytest.mark.parametrize("order", ["reverse", "sending"])
+def test_two_call_async_futures_each_get_their_own_response(
+    pair: tuple[Client, Client], order: str
+) -> None:
+    alice, bob = pair
+    with bob.messages("test.inbox", timeout=10) as inbox:
+        futures = {
+            q: alice.call_async(bob.get_public_id(), "test.inbox", {"q": q}, timeout=30)
+            for q in ("1", "2")
+        }
+        calls = {msg.params["q"]: msg for msg in (inbox.get(10), inbox.get(10))}
+        for q in ("2", "1") if order == "reverse" else ("1", "2"):
+            calls[q].reply({"a": q})
+            # each answer settles its own future, not another call's
+            assert futures[q].result(10) == Response.ok({"a": q})
+
+
 def test_call_all_async_gathers_every_response(pair: tuple[Client, Client]) -> None:
     alice, bob = pair
     responses = alice.call_all_async("samp.app.ping", timeout=5).result(10)

@@ -326,3 +326,95 @@ def test_hub_keeps_serving_after_hostile_bodies(hub: Hub) -> None:
         conn.close()
         assert b"faultCode" in reply
     assert XmlRpcProxy(hub.url).call("samp.hub.ping") == ""
+
+
+def test_two_calls_answered_in_reverse_order_reach_their_own_tags(
+    hub: Hub, clients: list[RawClient]
+) -> None:
+    a = RawClient(hub, subscriptions={})
+    b = RawClient(hub, subscriptions=ECHO_SUBS, auto_reply=False)
+    clients += [a, b]
+    first = a.hub("call", b.id, "first", echo(1))
+    second = a.hub("call", b.id, "second", echo(2))
+    assert first != second
+    received = [b.next_of("receiveCall", "test.echo")[1] for _ in range(2)]
+    assert received == [first, second]
+    b.hub("reply", second, {"samp.status": "samp.ok", "samp.result": {"n": "two"}})
+    b.hub("reply", first, {"samp.status": "samp.ok", "samp.result": {"n": "one"}})
+    responses = [a.next_of("receiveResponse") for _ in range(2)]
+    assert [(r[1], r[2]["samp.result"]["n"]) for r in responses] == [
+        ("second", "two"),
+        ("first", "one"),
+    ]
+
+
+def test_two_calls_and_waits_answered_in_reverse_order_each_get_their_own(
+    hub: Hub, clients: list[RawClient]
+) -> None:
+    a = RawClient(hub, callable=False)
+    b = RawClient(hub, subscriptions=ECHO_SUBS, auto_reply=False)
+    clients += [a, b]
+    results: dict[str, object] = {}
+
+    def call_and_wait(n: str) -> None:
+        proxy = XmlRpcProxy(hub.url, timeout=30)  # one connection per waiting thread
+        try:
+            results[n] = proxy.call("samp.hub.callAndWait", a.key, b.id, echo(n), "30")
+        except Exception as exc:
+            results[n] = exc
+        finally:
+            proxy.close()
+
+    waiters = [threading.Thread(target=call_and_wait, args=(n,)) for n in ("1", "2")]
+    for waiter in waiters:
+        waiter.start()
+    calls = {}
+    for _ in range(2):
+        _sender, msg_id, message = b.next_of("receiveCall", "test.echo")
+        calls[message["samp.params"]["n"]] = msg_id
+    assert calls["1"] != calls["2"]
+    for n in ("2", "1"):
+        b.hub("reply", calls[n], {"samp.status": "samp.ok", "samp.result": {"answer": n}})
+    for waiter in waiters:
+        waiter.join(30)
+    assert results == {
+        n: {"samp.status": "samp.ok", "samp.result": {"answer": n}} for n in ("1", "2")
+    }
+
+
+def test_the_hubs_own_private_key_is_refused_as_a_callers(
+    hub: Hub, clients: list[RawClient]
+) -> None:
+    b = RawClient(hub, subscriptions={"test.echo": {}})
+    clients.append(b)
+    proxy = XmlRpcProxy(hub.url, timeout=10)
+    hub_key = hub.service.hub.private_key
+    for method, args in [
+        ("notify", (b.id, echo())),
+        ("getRegisteredClients", ()),
+        ("declareMetadata", ({"samp.name": "impostor"},)),
+        ("unregister", ()),
+    ]:
+        with pytest.raises(SAMPProxyError, match="Private-key") as info:
+            proxy.call(f"samp.hub.{method}", hub_key, *args)
+        assert info.value.faultCode == 5
+    proxy.close()
+    assert b.hub("getMetadata", b.hub_id)["samp.name"] == "Hub"
+    assert b.hub_id in b.hub("getRegisteredClients")
+    marker = RawClient(hub, callable=False)  # b's callbacks keep order: the marker comes first
+    clients.append(marker)
+    marker.hub("notify", b.id, echo("marker"))
+    sender, message = b.next_of("receiveNotification", "test.echo")
+    assert (sender, message["samp.params"]["n"]) == (marker.id, "marker")
+
+
+def test_declare_subscriptions_before_set_callback_is_refused(
+    hub: Hub, clients: list[RawClient]
+) -> None:
+    a = RawClient(hub, callable=False)
+    b = RawClient(hub, callable=False)
+    clients += [a, b]
+    with pytest.raises(SAMPProxyError, match="setXmlrpcCallback"):
+        a.hub("declareSubscriptions", {"test.echo": {}})
+    assert b.hub("getSubscriptions", a.id) == {}
+    assert b.hub("getSubscribedClients", "test.echo") == {}

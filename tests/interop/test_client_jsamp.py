@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import queue
-import shutil
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -14,15 +13,14 @@ from contextlib import contextmanager
 import pytest
 from clientutil import Arrival, connected, wait_for_directory
 from conftest import RunningHub
+from needs import needs
 
 from minisamp import ReceivedMessage, Response
 
 pytestmark = [
     pytest.mark.interop,
     pytest.mark.timeout(120),
-    pytest.mark.skipif(
-        shutil.which("jsamp") is None, reason="JSAMP is not installed (apt-get install jsamp)"
-    ),
+    needs("jsamp"),
 ]
 
 

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from needs import needs
 
 from minisamp.hub import Hub
 
 pytestmark = [
     pytest.mark.interop,
-    pytest.mark.skipif(
-        shutil.which("jsamp") is None or shutil.which("java") is None,
-        reason="JSAMP is not installed (apt-get install jsamp); .ci/run installs it",
-    ),
+    needs("jsamp", "java"),
 ]
 
 

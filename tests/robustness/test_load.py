@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from typing import Any
 import pytest
 from clientutil import connected
 from conftest import RunningHub
+from needs import needs
 from procutil import HubProcess, hub_process
 
 import minisamp
@@ -33,7 +33,7 @@ from minisamp import ReceivedMessage
 from minisamp.hub import Hub
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-needs_jsamp = pytest.mark.skipif(shutil.which("jsamp") is None, reason="JSAMP is not installed")
+needs_jsamp = needs("jsamp")
 
 
 def _bench_load() -> ModuleType:
