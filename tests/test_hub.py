@@ -216,6 +216,30 @@ def test_call_and_wait_times_out_and_late_reply_faults(hub: Hub, clients: list[R
         b.hub("reply", msg_id, {"samp.status": "samp.ok", "samp.result": {}})
 
 
+def test_a_second_reply_to_the_same_call_faults(hub: Hub, clients: list[RawClient]) -> None:
+    a = RawClient(hub, subscriptions={})
+    b = RawClient(hub, subscriptions=ECHO_SUBS, auto_reply=False)
+    clients += [a, b]
+    msg_id = a.hub("call", b.id, "t", echo())
+    assert b.next_of("receiveCall")[1] == msg_id
+    b.hub("reply", msg_id, {"samp.status": "samp.ok", "samp.result": {"n": "first"}})
+    with pytest.raises(SAMPProxyError, match="No call is awaiting"):
+        b.hub("reply", msg_id, {"samp.status": "samp.ok", "samp.result": {"n": "again"}})
+    assert a.next_of("receiveResponse")[2]["samp.result"] == {"n": "first"}
+
+
+def test_call_and_wait_timeouts_are_capped_by_the_hub(tmp_path: Path) -> None:
+    with Hub(tmp_path / "lockfile", max_sync_timeout=1) as hub:
+        a = RawClient(hub, callable=False)
+        b = RawClient(hub, subscriptions=ECHO_SUBS, auto_reply=False)
+        for asked in ("0", "3600"):  # none, and more than the cap: both end at the cap
+            with pytest.raises(SAMPProxyError, match="Timeout expired") as info:
+                a.hub("callAndWait", b.id, echo(), asked)  # the proxy itself gives up at 10 s
+            assert "in 1 s" in str(info.value)
+        a.close()
+        b.close()
+
+
 def test_reply_to_unknown_msg_id_faults(hub: Hub, clients: list[RawClient]) -> None:
     a = RawClient(hub)
     clients.append(a)

@@ -308,15 +308,6 @@ MUTATIONS: list[Mutation] = [
         "a call to a page whose queue is full leaves its caller waiting",
         (T_WEB,),
     ),
-    Mutation(
-        "web-pull-not-woken-by-put",
-        "minisamp/hub/web/pages.py",
-        """            self._items.append(callback)
-            self._cond.notify_all()""",
-        """            self._items.append(callback)""",
-        "a waiting pull sees a new callback only at its next periodic check",
-        (T_WEB,),
-    ),
     # -- wire and lockfile -----------------------------------------------------------
     Mutation(
         "xmlrpc-body-limit-off",
