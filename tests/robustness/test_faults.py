@@ -42,7 +42,7 @@ pytestmark = pytest.mark.timeout(60)
 
 SILENT = "test.silent"
 #: How long after a peer dies a waiting caller may take to hear of it (probe every 1 s).
-PROMPT = 5.0
+PROMPT = 20.0
 
 
 @pytest.fixture
