@@ -43,7 +43,7 @@ def test_quick_suite_prints_every_metric_and_writes_the_report(tmp_path: Path) -
     assert "| minisamp | " in tables, tables
 
 
-@pytest.mark.parametrize("script", ["roundtrip.py", "table_send.py"])
+@pytest.mark.parametrize("script", ["roundtrip.py", "table_send.py", "burst.py"])
 def test_metric_scripts_run_as_plain_files(script: str) -> None:
     result = subprocess.run(
         [sys.executable, str(REPO_ROOT / "bench" / script), "--help"],

@@ -363,7 +363,7 @@ def test_burst_of_new_connections_is_served_without_errors_or_stalls(
     for thread in threads:
         thread.join(10)
     assert errors == []
-    assert len(latencies) == n  # every call answered (their latency is bench's business)
+    assert len(latencies) == n  # every call answered; their latency: python bench/burst.py
 
 
 def test_call_to_a_server_that_does_not_answer_times_out(serve: Any, proxies: Any) -> None:

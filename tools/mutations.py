@@ -37,7 +37,10 @@ MUTATIONS: list[Mutation] = [
         'msg_id = f"{sender.public_id}_{kind}_{next(self._msg_ids)}"',
         'msg_id = f"{sender.public_id}_{kind}_1"',
         "msg-ids repeat for one sender: a second call's pending entry replaces the first's",
-        (T_HUB,),
+        (
+            f"{T_HUB}::test_two_calls_answered_in_reverse_order_reach_their_own_tags",
+            f"{T_HUB}::test_two_calls_and_waits_answered_in_reverse_order_each_get_their_own",
+        ),
     ),
     Mutation(
         "hub-reply-not-forgotten",
@@ -133,7 +136,7 @@ MUTATIONS: list[Mutation] = [
         "if record is None or record is self.hub:\n            raise fault(FAULT_BAD_KEY",
         "if record is None:\n            raise fault(FAULT_BAD_KEY",
         "the hub's own private key works as a caller's key",
-        (T_HUB,),
+        (f"{T_HUB}::test_the_hubs_own_private_key_is_refused_as_a_callers",),
     ),
     Mutation(
         "registry-subscribe-before-callback",
@@ -141,7 +144,7 @@ MUTATIONS: list[Mutation] = [
         "if not record.callable:",
         "if False:",
         "declareSubscriptions accepted before setXmlrpcCallback",
-        (T_HUB,),
+        (f"{T_HUB}::test_declare_subscriptions_before_set_callback_is_refused",),
     ),
     Mutation(
         "registry-bad-secret-accepted",
@@ -183,7 +186,7 @@ MUTATIONS: list[Mutation] = [
         'tag = f"{self._prefix}{next(self._counter)}"',
         'tag = f"{self._prefix}1"',
         "every call_async of a client uses one msg-tag: futures get each other's answers",
-        (T_MSG,),
+        (f"{T_MSG}::test_two_call_async_futures_each_get_their_own_response",),
     ),
     Mutation(
         "client-callback-key-unchecked",
@@ -191,7 +194,7 @@ MUTATIONS: list[Mutation] = [
         "if not isinstance(key, str) or not hmac.compare_digest(key.encode(), self._key):",
         "if not isinstance(key, str):",
         "anyone who finds the callback port may post messages to the client",
-        ("tests/robustness/test_security.py",),
+        ("tests/test_client_hub_gone.py", "tests/robustness/test_security.py"),
     ),
     Mutation(
         "client-hub-events-from-anyone",
@@ -199,7 +202,7 @@ MUTATIONS: list[Mutation] = [
         "            if sender_id != self._hub_id:",
         "            if False:",
         "any client may send samp.hub.event.shutdown and make us think the hub left",
-        ("tests/robustness/test_security.py", T_MSG),
+        ("tests/test_client_hub_gone.py", "tests/robustness/test_security.py"),
     ),
     Mutation(
         "client-broadcast-done-at-first",
@@ -227,6 +230,38 @@ MUTATIONS: list[Mutation] = [
         """            pass""",
         "call_async on a closed client returns a future nobody settles",
         (T_MSG, "tests/test_client_connect.py", "tests/test_client_hub_gone.py"),
+    ),
+    Mutation(
+        "client-broadcast-to-nobody-waits",
+        CALLBACK,
+        "            done = entry.expected <= entry.responses.keys()",
+        "            done = False",
+        "call_all_async reaching nobody (or answered before callAll returned) waits its timeout",
+        (T_MSG,),
+    ),
+    Mutation(
+        "client-broadcast-only-at-timeout",
+        CALLBACK,
+        "done = entry.expected is not None and entry.expected <= entry.responses.keys()",
+        "done = False",
+        "call_all_async completes only at its timeout, even when everyone answered",
+        (T_MSG,),
+    ),
+    Mutation(
+        "client-hub-disconnect-ignored",
+        "minisamp/client/lifecycle.py",
+        "if msg.mtype in (HUB_SHUTDOWN, HUB_DISCONNECT):",
+        "if msg.mtype == HUB_SHUTDOWN:",
+        "a client the hub disconnected thinks it is still registered",
+        ("tests/test_client_hub_gone.py",),
+    ),
+    Mutation(
+        "directory-seed-resurrects",
+        "minisamp/client/directory.py",
+        'if client_id == self.self_id or (client_id, "gone") in self._touched:',
+        "if client_id == self.self_id:",
+        "a client that left while we connected stays in our directory",
+        ("tests/test_directory.py",),
     ),
     # -- the Web Profile --------------------------------------------------------------
     Mutation(
