@@ -116,7 +116,7 @@ def test_send_votable_file_reaches_the_receiver(
 def test_send_csv_is_converted_to_votable(
     samp_hub: Hub, samp_receiver: Recorder, tmp_path: Path
 ) -> None:
-    pytest.importorskip("astropy")
+    pytest.importorskip("astropy", reason="astropy is not installed (pip install astropy)")
     csv = tmp_path / "t.csv"
     csv.write_text("a,b\n1,x\n2,y\n")
     result = run("send", str(csv), "--to", "samp_receiver")
@@ -199,7 +199,7 @@ def test_hub_command_runs_until_sigint_and_removes_its_lockfile(tmp_path: Path) 
 
 
 def test_demo_sends_and_receives_a_table() -> None:
-    pytest.importorskip("astropy")
+    pytest.importorskip("astropy", reason="astropy is not installed (pip install astropy)")
     result = run("demo")
     assert result.returncode == 0, result.stderr
     assert "5 rows x 4 columns" in result.stdout and "Bételgeuse" in result.stdout

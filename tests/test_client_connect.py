@@ -189,7 +189,9 @@ def _fd_count() -> int:
 
 @pytest.mark.slow
 @pytest.mark.timeout(180)
-@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
+@pytest.mark.skipif(
+    not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd to count open files (Linux)"
+)
 def test_connect_close_cycles_leave_nothing_behind(
     samp_hub_factory: Callable[[str], RunningHub],
 ) -> None:

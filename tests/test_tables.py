@@ -21,7 +21,7 @@ import pytest
 from httputil import serving_directory
 from needs import needs
 
-pytest.importorskip("astropy")
+pytest.importorskip("astropy", reason="astropy is not installed (pip install astropy)")
 
 import astropy.units as u
 import numpy as np

@@ -22,6 +22,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -121,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{m.name:36} {m.file}: {m.why}")
         return 0
     outcomes: list[Outcome] = []
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still remove the copy
     with tempfile.TemporaryDirectory(prefix="minisamp-mutate-") as tmp:
         copy = Path(tmp)
         copy_project(copy)

@@ -331,6 +331,31 @@ MUTATIONS: list[Mutation] = [
         "a call to a page whose queue is full leaves its caller waiting",
         (T_WEB,),
     ),
+    Mutation(
+        "web-translator-any-url",
+        "minisamp/hub/web/translator.py",
+        "            return url in self.permitted",
+        "            return True",
+        "a page may have any file on the machine translated",
+        (T_WEB,),
+    ),
+    Mutation(
+        "web-translator-own-urls",
+        "minisamp/hub/web/translator.py",
+        """                if url not in self.blocked:
+                    _remember(self.permitted, url)""",
+        """                _remember(self.permitted, url)""",
+        "a page may have a URL translated that it sent itself and got echoed back",
+        (T_WEB,),
+    ),
+    Mutation(
+        "web-remote-peers-admitted",
+        "minisamp/hub/web/plain_http.py",
+        "        if is_local_address(str(client_address[0])):",
+        "        if True:",
+        "the Web Profile serves other machines",
+        (T_WEB,),
+    ),
     # -- wire and lockfile -----------------------------------------------------------
     Mutation(
         "xmlrpc-body-limit-off",
@@ -339,6 +364,30 @@ MUTATIONS: list[Mutation] = [
         "if False:",
         "a request body of any size is read into memory",
         ("tests/test_xmlrpc.py", "tests/robustness/test_server_hostile_input.py"),
+    ),
+    Mutation(
+        "xmlrpc-depth-unlimited",
+        "minisamp/xmlrpc/codec.py",
+        "if len(self.marks) >= MAX_DEPTH:",
+        "if False:",
+        "values nested without limit (stack exhaustion from one request)",
+        ("tests/test_xmlrpc.py", "tests/robustness/test_server_hostile_input.py"),
+    ),
+    Mutation(
+        "xmlrpc-cr-not-escaped",
+        "minisamp/xmlrpc/codec.py",
+        r'text = text.replace("\r", "&#13;")',
+        "pass",
+        "a carriage return in a string arrives as a line feed",
+        ("tests/test_xmlrpc.py",),
+    ),
+    Mutation(
+        "xmlrpc-response-size-unlimited",
+        "minisamp/xmlrpc/transport.py",
+        """        if size > MAX_RESPONSE_BYTES:""",
+        """        if False:""",
+        "a hostile peer's huge response is read into memory",
+        ("tests/test_xmlrpc.py", "tests/robustness/test_hostile_peers.py"),
     ),
     Mutation(
         "lockfile-remote-host-accepted",

@@ -12,7 +12,7 @@ from conftest import RunningHub
 
 from minisamp import Client, ReceivedMessage
 
-pyvo_samp = pytest.importorskip("pyvo.samp")
+pyvo_samp = pytest.importorskip("pyvo.samp", reason="pyvo is not installed (pip install pyvo)")
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
 
 

@@ -20,7 +20,7 @@ from minisamp.testing import Recorder
 
 pytestmark = pytest.mark.interop
 pytest.importorskip("pyvo.samp", reason="pyvo is not installed (pip install pyvo)")
-pytest.importorskip("astropy", reason="astropy is not installed")
+pytest.importorskip("astropy", reason="astropy is not installed (pip install astropy)")
 
 Factory = Callable[[str], Recorder]
 SCRIPT = Path(__file__).parent / "scripts" / "pyvo_user_script.py"

@@ -130,13 +130,15 @@ def test_lockfile_that_is_a_directory_says_so(tmp_path: Path) -> None:
     assert "directory" in str(connect_fails(tmp_path / "lock"))
 
 
-@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+@pytest.mark.skipif(
+    not hasattr(os, "mkfifo"), reason="needs os.mkfifo (POSIX named pipes; not on Windows)"
+)
 def test_lockfile_that_is_a_named_pipe_fails_at_once(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "lock")  # opening it for reading would wait for a writer for ever
     assert "not a regular file" in str(connect_fails(tmp_path / "lock"))
 
 
-@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero (a POSIX system)")
 def test_lockfile_that_is_a_device_fails_at_once(tmp_path: Path) -> None:
     (tmp_path / "lock").symlink_to("/dev/zero")
     assert "not a regular file" in str(connect_fails(tmp_path / "lock"))
@@ -154,7 +156,7 @@ def test_lockfile_that_is_a_symlink_loop_says_why(tmp_path: Path) -> None:
 
 def test_unreadable_lockfile_says_why(tmp_path: Path) -> None:
     if os.geteuid() == 0:
-        pytest.skip("root reads any file")
+        pytest.skip("runs as root, which reads any file: run as an ordinary user to check this")
     path = lockfile(tmp_path / "lock", lock_text("http://127.0.0.1:1/"), mode=0o000)
     assert "ermission" in str(connect_fails(path))
 

@@ -131,7 +131,9 @@ def test_hub_killed_between_calls_is_noticed_on_the_next_call(hub: HubProcess) -
 def test_hub_killed_during_send_table_to_fails_with_hub_gone_and_leaves_no_file(
     hub: HubProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    table = pytest.importorskip("astropy.table").Table({"a": [1, 2, 3]})
+    table = pytest.importorskip(
+        "astropy.table", reason="astropy is not installed (pip install astropy)"
+    ).Table({"a": [1, 2, 3]})
     private_tmp = tmp_path / "tmp"
     private_tmp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))

@@ -143,11 +143,15 @@ def _settles(measure: Callable[[], int], baseline: int, timeout: float = 10.0) -
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
+@pytest.mark.skipif(
+    not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd to count open files (Linux)"
+)
 def test_thousand_connect_close_cycles_leave_no_thread_fd_or_temp_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    table = pytest.importorskip("astropy.table").Table({"a": [1, 2, 3]})
+    table = pytest.importorskip(
+        "astropy.table", reason="astropy is not installed (pip install astropy)"
+    ).Table({"a": [1, 2, 3]})
     private_tmp = tmp_path / "tmp"
     private_tmp.mkdir()
     monkeypatch.setenv("TMPDIR", str(private_tmp))
