@@ -252,6 +252,38 @@ def test_pending_consent_does_not_block_standard_clients(tmp_path: Path) -> None
     assert result and result[0]["samp.self-id"]
 
 
+def test_hub_stops_while_a_consent_dialog_is_open_and_the_page_is_refused(
+    tmp_path: Path,
+) -> None:
+    asked, answer = threading.Event(), threading.Event()
+
+    def away_user(request: WebRegistrationRequest) -> bool:
+        asked.set()
+        return answer.wait(60)  # the user comes back and says yes, after the hub stopped
+
+    hub = Hub(tmp_path / "lock", web_profile=True, web_port=0, web_consent=away_user).start()
+    outcome: list[Any] = []
+
+    def register() -> None:
+        try:
+            outcome.append(webcall(hub, "register", {"samp.name": "Late"}))
+        except Exception as exc:  # the refusal, or the connection cut as the hub stops
+            outcome.append(exc)
+
+    registering = threading.Thread(target=register, name="test-register")
+    registering.start()
+    try:
+        assert asked.wait(30)
+        stopper = threading.Thread(target=hub.stop, name="test-stop")
+        stopper.start()
+        stopper.join(30)  # the stop does not wait for the user
+        assert not stopper.is_alive(), "the hub waited for the consent dialog to stop"
+    finally:
+        answer.set()
+        registering.join(30)
+    assert outcome and not isinstance(outcome[0], dict), "a page registered on a stopped hub"
+
+
 def test_reg_info_names_a_url_translator_for_the_key(hub: Hub) -> None:
     reg = webcall(hub, "register", {"samp.name": "Page"})
     key = reg["samp.private-key"]

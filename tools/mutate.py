@@ -4,7 +4,9 @@ Each mutation in :mod:`mutations` names a file, an exact snippet of it and what 
 instead.  For each, this script copies the project to a temporary directory, applies
 that one edit, and runs pytest there: first the mutation's *focus* tests (where a
 failure is expected), then, if they all pass, the whole fast suite (``-m "not slow"``).
-A mutation that some test fails on is *killed*; one that passes everything *survived*
+A mutation that some test fails on is *killed* (also when the run hangs past
+``--timeout``: a test waited for ever, which pytest-timeout cannot always interrupt);
+one that passes everything *survived*
 (a contract no test guards); one whose snippet is no longer in the file is *stale*
 (the code changed: update or drop the entry), never a crash.
 
@@ -60,18 +62,33 @@ def pytest(copy: Path, args: list[str], timeout: float) -> tuple[bool, str]:
     """Run pytest in *copy*; (passed, first failing test or the tail of its output)."""
     env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"}
     command = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *args]
+    # Its own session, so that a hung run is stopped with every process it started.
+    run = subprocess.Popen(
+        command,
+        cwd=copy,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
-        run = subprocess.run(
-            command, cwd=copy, env=env, capture_output=True, text=True, timeout=timeout
-        )
+        stdout, _ = run.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        return False, f"(no result in {timeout:g} s: hung)"
+        os.killpg(run.pid, signal.SIGKILL)
+        stdout, _ = run.communicate()
+        tail = stdout.strip().splitlines()[-1:] or [""]
+        return False, f"(hung: no result in {timeout:g} s; last output {tail[0][:80]!r})"
+    except BaseException:
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+        raise
     if run.returncode == 0:
         return True, ""
     if run.returncode == 5:  # no tests collected: nothing was checked
         return True, "(no tests selected)"
-    failed = re.search(r"^(?:FAILED|ERROR) (\S+)", run.stdout, re.MULTILINE)
-    return False, failed.group(1) if failed else run.stdout.strip()[-300:]
+    failed = re.search(r"^(?:FAILED|ERROR) (\S+)", stdout, re.MULTILINE)
+    return False, failed.group(1) if failed else stdout.strip()[-300:]
 
 
 def apply(copy: Path, mutation: Mutation) -> str | None:
@@ -110,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run these mutations only")
     parser.add_argument("--focus-only", action="store_true", help="skip the fast-suite pass")
-    parser.add_argument("--timeout", type=float, default=1800.0, help="per pytest run, seconds")
+    parser.add_argument("--timeout", type=float, default=600.0, help="per pytest run, seconds")
     parser.add_argument("--list", action="store_true", help="list the mutations and exit")
     options = parser.parse_args(argv)
     chosen = [m for m in MUTATIONS if not options.only or m.name in options.only]

@@ -179,10 +179,10 @@ def test_recipient_killed_mid_call_gets_the_caller_an_error_promptly(
         caller.start()
         child.expect(f"GOT {SILENT}")
         child.kill()
-        started = time.monotonic()
-        caller.join(PROMPT + 5)
-        assert not caller.is_alive(), "the caller is still waiting for a dead recipient"
-        assert time.monotonic() - started < PROMPT
+        caller.join(PROMPT)
+        if caller.is_alive():
+            hub.kill()  # or closing alice would wait on the caller's unanswered request
+            pytest.fail("the caller is still waiting for a dead recipient")
         # An error response naming the recipient, or (callAndWait, when the kill beat
         # the delivery's answer) a hub fault saying the message could not be delivered.
         if "error" in result:
