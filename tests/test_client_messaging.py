@@ -159,7 +159,7 @@ def test_call_async_future_resolves_with_the_response(pair: tuple[Client, Client
     assert future.result(10) == Response.ok({"x": "y"})
 
 
-@pytest.mark.parametrize("order", ["reverse", "sending"])
+@pytest.mark.parametrize("order", ["sending", "reverse"])
 def test_two_call_async_futures_each_get_their_own_response(
     pair: tuple[Client, Client], order: str
 ) -> None:
