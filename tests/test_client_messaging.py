@@ -152,6 +152,18 @@ def test_request_times_out_when_nobody_replies(pair: tuple[Client, Client]) -> N
     assert time.monotonic() - started < 30  # bob never answers: the timeout ended it
 
 
+def test_a_short_call_async_timeout_fires_before_a_longer_earlier_one(
+    pair: tuple[Client, Client],
+) -> None:
+    alice, bob = pair
+    bob.on("test.silent", lambda m: REPLY_LATER)
+    patient = alice.call_async(bob.get_public_id(), "test.silent", timeout=300)
+    hasty = alice.call_async(bob.get_public_id(), "test.silent", timeout=1)
+    # its 1 s deadline, not the 300 s one registered first, decides when it ends
+    assert isinstance(hasty.exception(60), SampTimeoutError)
+    assert not patient.done()
+
+
 def test_call_async_future_resolves_with_the_response(pair: tuple[Client, Client]) -> None:
     alice, bob = pair
     bob.on("test.echo", lambda m: {"x": m.params["x"]})

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mutations import MUTATIONS, Mutation
 
 ROOT = Path(__file__).resolve().parent.parent
-COPIED = ["minisamp", "tests", "docs", "examples", "bench", "pyproject.toml", "README.md"]
+COPIED = ["minisamp", "tests", "tools", "docs", "examples", "bench", "pyproject.toml", "README.md"]
 FAST_SUITE = ["tests", "-m", "not slow"]
 
 
