@@ -22,6 +22,7 @@ from samp_raw import RawClient
 from minisamp.errors import SAMPHubError, SAMPProxyError
 from minisamp.hub import Hub
 from minisamp.hub.web import plain_http
+from minisamp.hub.web.pages import CallbackQueue
 from minisamp.hub.web.profile import (
     MTypeRestriction,
     WebRegistrationRequest,
@@ -439,6 +440,20 @@ def test_web_call_reaches_standard_client_and_response_is_pulled(hub: Hub, std: 
     assert (responder, tag, response["samp.result"]) == (std.id, "t1", {"row": "7"})
     response = page.hub("callAndWait", std.id, message, "10")
     assert response["samp.status"] == "samp.ok"
+
+
+def test_call_to_a_page_whose_queue_is_full_fails_at_once(hub: Hub, std: RawClient) -> None:
+    page = Page(hub)
+    page.hub("declareSubscriptions", {"test.n": {}})
+    assert hub._web is not None
+    web_page = hub._web.page_by_key(page.key)
+    assert web_page is not None
+    web_page.queue = CallbackQueue(capacity=2)  # a page that stopped pulling, soon full
+    for n in range(2):
+        std.hub("notify", page.id, {"samp.mtype": "test.n", "samp.params": {"n": str(n)}})
+    message = {"samp.mtype": "test.n", "samp.params": {"n": "late"}}
+    with pytest.raises(SAMPProxyError, match="queue is full"):  # not the 20 s timeout
+        std.hub("callAndWait", page.id, message, "20")
 
 
 def test_web_client_gets_hub_events(hub: Hub) -> None:
