@@ -17,6 +17,7 @@ from minisamp import (
     ClientNotFoundError,
     ReceivedMessage,
     Response,
+    SAMPClientError,
     SAMPProxyError,
     SAMPProxyTimeoutError,
     SampResponseError,
@@ -353,3 +354,14 @@ def test_directory_is_seeded_at_connect(pair: tuple[Client, Client]) -> None:
         assert "test.never" in dave.clients[bob.get_public_id()].subscriptions
         assert alice.hub_id in dave.clients
         assert set(dave.clients) == set(dave.get_registered_clients())
+
+
+def test_a_call_tracked_after_close_is_refused_not_left_pending() -> None:
+    # close() can race a call_async that passed its state check: the tracker must
+    # refuse the late call (its future would otherwise never be settled).
+    from minisamp.client.callback import PendingCalls
+
+    pending = PendingCalls(name="test-deadlines")
+    pending.close(SAMPClientError("closed"))
+    with pytest.raises(SAMPClientError, match="closed"):
+        pending.add(broadcast=False, recipient="c1")
