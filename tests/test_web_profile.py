@@ -350,6 +350,13 @@ def test_pull_callbacks_before_allowing_them_faults(hub: Hub) -> None:
         page.pull(1)
 
 
+def test_subscribing_before_allowing_callbacks_says_what_a_page_must_call(hub: Hub) -> None:
+    page = Page(hub, callable=False)
+    # setXmlrpcCallback (the Standard Profile's advice) does not exist for a page
+    with pytest.raises(SAMPProxyError, match=r'allowReverseCallbacks\(key, "1"\)'):
+        page.hub("declareSubscriptions", {"table.load.votable": {}})
+
+
 def test_pull_callbacks_wakes_as_soon_as_a_callback_is_queued(hub: Hub, std: RawClient) -> None:
     page = Page(hub)
     page.hub("declareSubscriptions", {"table.load.votable": {}})
