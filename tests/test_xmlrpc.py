@@ -9,11 +9,15 @@ from __future__ import annotations
 import http.client
 import http.server
 import logging
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import xmlrpc.client
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -817,3 +821,45 @@ def test_response_announcing_more_than_the_cap_is_refused_before_reading_it() ->
                 proxy.call("echo", "x")
         finally:
             proxy.close()
+
+
+CLOSE_DURING_CALL = """
+import socket, sys, threading, time
+from minisamp.xmlrpc.transport import XmlRpcProxy
+server = socket.create_server(("127.0.0.1", 0))
+proxy = XmlRpcProxy(f"http://127.0.0.1:{server.getsockname()[1]}/", timeout=None)
+caller = threading.Thread(target=lambda: proxy.call("never.answered"), daemon=True)
+caller.start()
+peer, _ = server.accept()
+peer.recv(65536)  # the request is in: the caller waits for an answer that never comes
+deadline = time.monotonic() + 10
+while sys._current_frames()[caller.ident].f_code.co_name != "readinto":
+    assert time.monotonic() < deadline, "the caller never started reading"
+    time.sleep(0.01)  # until the caller blocks in the socket read (nothing signals it)
+proxy.close()
+print("closed", flush=True)
+"""
+
+
+@pytest.mark.xfail(
+    reason="XmlRpcProxy.close() closes the reader another thread is blocked in, which waits "
+    "(uninterruptibly) for that read: shutting the socket down first would end it",
+    strict=False,
+)
+def test_close_returns_while_another_thread_waits_without_a_time_limit(tmp_path: Path) -> None:
+    # In a child process: if close() blocks, nothing in this process could interrupt it.
+    import minisamp
+
+    env = {**os.environ, "PYTHONPATH": str(Path(minisamp.__file__).parent.parent)}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", CLOSE_DURING_CALL],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            env=env,
+            cwd=tmp_path,  # the minisamp under test, not one in the current directory
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("close() did not return while another thread waited for an answer")
+    assert "closed" in done.stdout, done.stderr
