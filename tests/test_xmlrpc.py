@@ -7,7 +7,6 @@ against each other over real loopback sockets.
 from __future__ import annotations
 
 import http.client
-import http.server
 import logging
 import os
 import socket
@@ -22,7 +21,6 @@ from typing import Any
 
 import pytest
 from defusedxml import ElementTree
-from httputil import serving
 
 from minisamp.errors import (
     PeerProtocolError,
@@ -795,32 +793,6 @@ def test_request_the_server_cannot_serve_gets_an_error(
 ) -> None:
     reply = raw_exchange(serve(), request_line + b"\r\nContent-Length: 0\r\n\r\n")
     assert reply.startswith(b"HTTP/1.1 " + status)
-
-
-class _HugeAnswer(http.server.BaseHTTPRequestHandler):
-    """Announces a response bigger than any XML-RPC answer, sends a little, hangs up."""
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        self.send_response(200)
-        self.send_header("Content-Type", "text/xml")
-        self.send_header("Content-Length", str(300 * 1024 * 1024))
-        self.end_headers()
-        self.wfile.write(b"<?xml version='1.0'?><methodResponse>")
-        self.close_connection = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-def test_response_announcing_more_than_the_cap_is_refused_before_reading_it() -> None:
-    with serving(_HugeAnswer) as url:
-        proxy = XmlRpcProxy(f"{url}/xmlrpc", timeout=30)
-        try:
-            with pytest.raises(PeerProtocolError, match="too big"):
-                proxy.call("echo", "x")
-        finally:
-            proxy.close()
 
 
 CLOSE_DURING_CALL = """

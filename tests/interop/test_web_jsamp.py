@@ -27,7 +27,7 @@ JSAMP_JAR = Path("/usr/share/java/jsamp.jar")
 
 pytestmark = [
     pytest.mark.interop,
-    pytest.mark.timeout(180),
+    pytest.mark.timeout(150),  # the JSAMP web client is stopped at 120 s
     needs("java"),
     pytest.mark.skipif(
         not JSAMP_JAR.exists(), reason=f"{JSAMP_JAR} is missing (apt-get install jsamp)"
