@@ -61,7 +61,8 @@ def copy_project(into: Path) -> None:
 def pytest(copy: Path, args: list[str], timeout: float) -> tuple[bool, str]:
     """Run pytest in *copy*; (passed, first failing test or the tail of its output)."""
     env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"}
-    command = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *args]
+    command = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"]
+    command += ["--durations=0", "--durations-min=0", *args]  # how long the failing test took
     # Its own session, so that a hung run is stopped with every process it started.
     run = subprocess.Popen(
         command,
@@ -88,7 +89,12 @@ def pytest(copy: Path, args: list[str], timeout: float) -> tuple[bool, str]:
     if run.returncode == 5:  # no tests collected: nothing was checked
         return True, "(no tests selected)"
     failed = re.search(r"^(?:FAILED|ERROR) (\S+)", stdout, re.MULTILINE)
-    return False, failed.group(1) if failed else stdout.strip()[-300:]
+    if failed is None:
+        return False, stdout.strip()[-300:]
+    test = failed.group(1)
+    phases = re.findall(rf"^([\d.]+)s (?:setup|call|teardown) +{re.escape(test)}$", stdout, re.M)
+    took = f" (the test itself: {sum(map(float, phases)):.1f} s)" if phases else ""
+    return False, test + took
 
 
 def apply(copy: Path, mutation: Mutation) -> str | None:
