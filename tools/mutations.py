@@ -385,6 +385,14 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_xmlrpc.py", "tests/robustness/test_hostile_peers.py"),
     ),
     Mutation(
+        "xmlrpc-one-slow-client-per-slot",
+        "minisamp/xmlrpc/httpd.py",
+        "if len(self._threads) >= self.owner.max_connections or self._closing:",
+        "if len(self._threads) >= 4 or self._closing:",
+        "a handful of slow-loris connections take every connection slot",
+        ("tests/robustness/test_hostile_peers.py",),
+    ),
+    Mutation(
         "lockfile-remote-host-accepted",
         "minisamp/lockfile.py",
         'if parts.netloc not in ("", "localhost", "127.0.0.1"):',

@@ -346,7 +346,9 @@ def test_content_length_longer_than_the_body_holds_only_its_own_connection(
 
 
 def test_slow_loris_connections_do_not_delay_a_good_request(target: Target) -> None:
-    request = f"POST {target.path} HTTP/1.1\r\nHost: x\r\n".encode() + b"X-Pad: a\r\n" * 100
+    # 50 headers of 400 bytes, a byte per 20 ms: each slow request would take 400 s
+    pad = b"X-Pad: " + b"a" * 400 + b"\r\n"
+    request = f"POST {target.path} HTTP/1.1\r\nHost: x\r\n".encode() + pad * 50
     with slow_loris(target.address, request) as still_dribbling:
         for _ in range(3):
             target.still_serves()
