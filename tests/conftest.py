@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from desktop import desktop, xvfb_display  # noqa: F401  (fixtures for the desktop apps)
+from needs import missing_reason
 
 from minisamp.lockfile import is_hub_alive, read_lockfile
 
@@ -107,8 +107,9 @@ def start_pyvo_hub(lockfile: Path) -> RunningHub:
 
 def start_jsamp_hub(lockfile: Path) -> RunningHub:
     """JSAMP's hub as a subprocess (``jsamp hub -mode no-gui -profiles std``)."""
-    if shutil.which("jsamp") is None:
-        pytest.skip("JSAMP is not installed (apt-get install jsamp)")
+    missing = missing_reason("jsamp")
+    if missing is not None:
+        pytest.skip(missing)
     env = {**os.environ, "SAMP_HUB": f"std-lockurl:{lockfile.as_uri()}"}
     command = ["jsamp", "hub", "-mode", "no-gui", "-profiles", "std"]
     process = start_hub_process(command, lockfile, env)

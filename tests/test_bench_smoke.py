@@ -19,7 +19,7 @@ def _section(report: str, title: str) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(120)  # ~23 s on a loaded 2-core machine; the run is stopped at 100 s
 def test_quick_suite_prints_every_metric_and_writes_the_report(tmp_path: Path) -> None:
     report = tmp_path / "benchmarks.md"
     result = subprocess.run(
@@ -27,7 +27,7 @@ def test_quick_suite_prints_every_metric_and_writes_the_report(tmp_path: Path) -
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=100,
         check=False,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
@@ -43,7 +43,9 @@ def test_quick_suite_prints_every_metric_and_writes_the_report(tmp_path: Path) -
     assert "| minisamp | " in tables, tables
 
 
-@pytest.mark.parametrize("script", ["roundtrip.py", "table_send.py", "topcat_send.py", "bridge.py"])
+@pytest.mark.parametrize(
+    "script", ["roundtrip.py", "table_send.py", "topcat_send.py", "bridge.py", "burst.py"]
+)
 def test_metric_scripts_run_as_plain_files(script: str) -> None:
     result = subprocess.run(
         [sys.executable, str(REPO_ROOT / "bench" / script), "--help"],

@@ -1,35 +1,38 @@
-"""The ``minisamp`` command, run as a real console script in a subprocess."""
+"""The ``minisamp`` command, run as ``python -m minisamp`` in a subprocess.
+
+``[sys.executable, "-m", "minisamp"]`` runs the package under test whether or not a
+virtual environment is activated (a console script found on PATH may be another copy).
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from proclines import Lines
 
 from minisamp.hub import Hub
 from minisamp.lockfile import read_lockfile
 from minisamp.testing import Recorder
 
-MINISAMP = shutil.which("minisamp") or ""
-pytestmark = pytest.mark.skipif(not MINISAMP, reason="the minisamp console script is not installed")
+MINISAMP = [sys.executable, "-m", "minisamp"]
+pytestmark = pytest.mark.timeout(60)
 
 
 def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [MINISAMP, *args], capture_output=True, text=True, timeout=timeout, env=os.environ.copy()
+        [*MINISAMP, *args], capture_output=True, text=True, timeout=timeout, env=os.environ.copy()
     )
 
 
 def start(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [MINISAMP, *args],
+        [*MINISAMP, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -38,15 +41,8 @@ def start(*args: str) -> subprocess.Popen[str]:
 
 
 def read_line_with(process: subprocess.Popen[str], text: str, timeout: float = 20) -> str:
-    assert process.stdout is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if text in line:
-            return line
-        if not line and process.poll() is not None:
-            break
-    raise AssertionError(f"{text!r} never printed")
+    """The first line of *process*'s stdout holding *text*, within *timeout* seconds."""
+    return Lines(process.stdout).wait_for(text, timeout)
 
 
 @pytest.mark.parametrize(
@@ -120,7 +116,7 @@ def test_send_votable_file_reaches_the_receiver(
 def test_send_csv_is_converted_to_votable(
     samp_hub: Hub, samp_receiver: Recorder, tmp_path: Path
 ) -> None:
-    pytest.importorskip("astropy")
+    pytest.importorskip("astropy", reason="astropy is not installed (pip install astropy)")
     csv = tmp_path / "t.csv"
     csv.write_text("a,b\n1,x\n2,y\n")
     result = run("send", str(csv), "--to", "samp_receiver")
@@ -189,8 +185,7 @@ def test_message_with_wait_prints_responses(samp_hub: Hub, samp_receiver: Record
 def test_listen_shows_what_send_sends_and_stops_on_ctrl_c(samp_hub: Hub, tmp_path: Path) -> None:
     listener = start("listen", "--json", "--mtype", "table.*")
     try:
-        assert listener.stderr is not None
-        assert "listening as" in listener.stderr.readline()
+        Lines(listener.stderr, "test-stderr").wait_for("listening as", 20)
         table = tmp_path / "t.vot"
         table.write_text("<VOTABLE/>")
         sent = run("send", str(table), "--to", "minisamp listen")
@@ -217,7 +212,7 @@ def test_hub_command_runs_until_sigint_and_removes_its_lockfile(tmp_path: Path) 
 
 
 def test_demo_sends_and_receives_a_table() -> None:
-    pytest.importorskip("astropy")
+    pytest.importorskip("astropy", reason="astropy is not installed (pip install astropy)")
     result = run("demo")
     assert result.returncode == 0, result.stderr
     assert "5 rows x 4 columns" in result.stdout and "Bételgeuse" in result.stdout
@@ -255,16 +250,18 @@ def test_hub_command_serves_the_web_profile_when_asked(tmp_path: Path) -> None:
 def test_hub_verbose_logs_registrations_without_keys(tmp_path: Path) -> None:
     lockfile = tmp_path / "lockfile"
     hub = start("hub", "--lockfile", str(lockfile), "--verbose")
+    log = Lines(hub.stderr, "test-stderr")
     try:
         read_line_with(hub, "press Ctrl-C")
         environ = {**os.environ, "SAMP_HUB": f"std-lockurl:{lockfile.as_uri()}"}
         listed = subprocess.run(
-            [MINISAMP, "clients"], capture_output=True, text=True, timeout=30, env=environ
+            [*MINISAMP, "clients"], capture_output=True, text=True, timeout=30, env=environ
         )
         assert listed.returncode == 0, listed.stderr
         secret = read_lockfile(lockfile.as_uri()).secret  # type: ignore[union-attr]
     finally:
         hub.send_signal(signal.SIGINT)
-        _, log = hub.communicate(timeout=20)
-    assert "registered c1" in log and "INFO" in log
-    assert secret not in log
+        assert hub.wait(20) == 0
+    text = log.until_end(20)
+    assert "registered c1" in text and "INFO" in text
+    assert secret not in text

@@ -7,6 +7,7 @@ import http.client
 import os
 import stat
 import threading
+import time
 import urllib.parse
 import warnings
 from collections.abc import Iterator
@@ -43,7 +44,10 @@ def test_start_wait_blocks_until_stop(tmp_path: Path) -> None:
     hub = minisamp.SAMPHubServer(lockfile=str(tmp_path / "lock"))
     runner = threading.Thread(target=hub.start, kwargs={"wait": True})
     runner.start()
-    while not hub.is_running:
+    deadline = time.monotonic() + 30
+    while not hub.is_running:  # start(wait=True) gives no other sign that it is up
+        assert runner.is_alive(), "start(wait=True) returned before the hub ran"
+        assert time.monotonic() < deadline, "the hub did not start within 30 s"
         runner.join(0.01)
     assert runner.is_alive()
     hub.stop()

@@ -14,10 +14,14 @@ import minisamp
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("sphinx") is None or importlib.util.find_spec("myst_parser") is None,
-    reason="Sphinx and myst-parser are not installed (pip install '.[docs]')",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        importlib.util.find_spec("sphinx") is None
+        or importlib.util.find_spec("myst_parser") is None,
+        reason="Sphinx and myst-parser are not installed (pip install '.[docs]')",
+    ),
+    pytest.mark.timeout(120),  # a full Sphinx build: ~9 s here, several times that under load
+]
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.py"))
 
 @pytest.mark.parametrize("script", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_example_runs(script: Path, tmp_path: Path) -> None:
-    pytest.importorskip("astropy")
+    pytest.importorskip("astropy", reason="astropy is not installed (pip install astropy)")
     result = subprocess.run(
         [sys.executable, str(script), "--demo-hub"],
         capture_output=True,

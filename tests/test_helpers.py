@@ -24,7 +24,9 @@ from minisamp.hub import Hub
 from minisamp.testing import Recorder
 
 Factory = Callable[[str], Recorder]
-astropy_table = pytest.importorskip("astropy.table", reason="tables need astropy")
+astropy_table = pytest.importorskip(
+    "astropy.table", reason="tables need astropy (pip install astropy)"
+)
 
 
 def stars() -> Any:
@@ -180,7 +182,7 @@ def test_receive_table_times_out_clearly(samp_hub: Hub) -> None:
 
 
 def test_every_column_kind_round_trips_through_a_receiving_client(samp_hub: Hub) -> None:
-    np = pytest.importorskip("numpy")
+    np = pytest.importorskip("numpy", reason="numpy is not installed (pip install numpy)")
     masked = astropy_table.MaskedColumn
     table = astropy_table.Table(
         {

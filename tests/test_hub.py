@@ -210,10 +210,34 @@ def test_call_and_wait_times_out_and_late_reply_faults(hub: Hub, clients: list[R
     started = time.monotonic()
     with pytest.raises(SAMPProxyError, match="Timeout") as info:
         a.hub("callAndWait", b.id, echo(), "1")
-    assert 0.9 < time.monotonic() - started < 3 and info.value.faultCode == 1
+    assert time.monotonic() - started > 0.9 and info.value.faultCode == 1  # the hub's timeout
     msg_id = b.next_of("receiveCall")[1]
     with pytest.raises(SAMPProxyError, match="timed out"):
         b.hub("reply", msg_id, {"samp.status": "samp.ok", "samp.result": {}})
+
+
+def test_a_second_reply_to_the_same_call_faults(hub: Hub, clients: list[RawClient]) -> None:
+    a = RawClient(hub, subscriptions={})
+    b = RawClient(hub, subscriptions=ECHO_SUBS, auto_reply=False)
+    clients += [a, b]
+    msg_id = a.hub("call", b.id, "t", echo())
+    assert b.next_of("receiveCall")[1] == msg_id
+    b.hub("reply", msg_id, {"samp.status": "samp.ok", "samp.result": {"n": "first"}})
+    with pytest.raises(SAMPProxyError, match="No call is awaiting"):
+        b.hub("reply", msg_id, {"samp.status": "samp.ok", "samp.result": {"n": "again"}})
+    assert a.next_of("receiveResponse")[2]["samp.result"] == {"n": "first"}
+
+
+def test_call_and_wait_timeouts_are_capped_by_the_hub(tmp_path: Path) -> None:
+    with Hub(tmp_path / "lockfile", max_sync_timeout=1) as hub:
+        a = RawClient(hub, callable=False)
+        b = RawClient(hub, subscriptions=ECHO_SUBS, auto_reply=False)
+        for asked in ("0", "3600"):  # none, and more than the cap: both end at the cap
+            with pytest.raises(SAMPProxyError, match="Timeout expired") as info:
+                a.hub("callAndWait", b.id, echo(), asked)  # the proxy itself gives up at 10 s
+            assert "in 1 s" in str(info.value)
+        a.close()
+        b.close()
 
 
 def test_reply_to_unknown_msg_id_faults(hub: Hub, clients: list[RawClient]) -> None:
@@ -293,6 +317,18 @@ def test_stop_broadcasts_shutdown_and_fails_waiting_calls(tmp_path: Path) -> Non
     assert errors and "shutting down" in str(errors[0])
 
 
+def test_registering_while_the_hub_shuts_down_is_refused(tmp_path: Path) -> None:
+    # stop() announces the shutdown first, then waits for that event to be delivered
+    # while still serving: a client reacting to it by registering again must be refused.
+    hub = Hub(tmp_path / "lockfile").start()
+    try:
+        hub.service.shutdown()  # the first step of stop(), with the server still up
+        with pytest.raises(SAMPProxyError, match="shutting down"):
+            XmlRpcProxy(hub.url, timeout=10).call("samp.hub.register", hub.secret)
+    finally:
+        hub.stop()
+
+
 def test_stop_joins_every_hub_thread(tmp_path: Path) -> None:
     before = set(threading.enumerate())
     hub = Hub(tmp_path / "lockfile").start()
@@ -326,3 +362,95 @@ def test_hub_keeps_serving_after_hostile_bodies(hub: Hub) -> None:
         conn.close()
         assert b"faultCode" in reply
     assert XmlRpcProxy(hub.url).call("samp.hub.ping") == ""
+
+
+def test_two_calls_answered_in_reverse_order_reach_their_own_tags(
+    hub: Hub, clients: list[RawClient]
+) -> None:
+    a = RawClient(hub, subscriptions={})
+    b = RawClient(hub, subscriptions=ECHO_SUBS, auto_reply=False)
+    clients += [a, b]
+    first = a.hub("call", b.id, "first", echo(1))
+    second = a.hub("call", b.id, "second", echo(2))
+    assert first != second
+    received = [b.next_of("receiveCall", "test.echo")[1] for _ in range(2)]
+    assert received == [first, second]
+    b.hub("reply", second, {"samp.status": "samp.ok", "samp.result": {"n": "two"}})
+    b.hub("reply", first, {"samp.status": "samp.ok", "samp.result": {"n": "one"}})
+    responses = [a.next_of("receiveResponse") for _ in range(2)]
+    assert [(r[1], r[2]["samp.result"]["n"]) for r in responses] == [
+        ("second", "two"),
+        ("first", "one"),
+    ]
+
+
+def test_two_calls_and_waits_answered_in_reverse_order_each_get_their_own(
+    hub: Hub, clients: list[RawClient]
+) -> None:
+    a = RawClient(hub, callable=False)
+    b = RawClient(hub, subscriptions=ECHO_SUBS, auto_reply=False)
+    clients += [a, b]
+    results: dict[str, object] = {}
+
+    def call_and_wait(n: str) -> None:
+        proxy = XmlRpcProxy(hub.url, timeout=30)  # one connection per waiting thread
+        try:
+            results[n] = proxy.call("samp.hub.callAndWait", a.key, b.id, echo(n), "30")
+        except Exception as exc:
+            results[n] = exc
+        finally:
+            proxy.close()
+
+    waiters = [threading.Thread(target=call_and_wait, args=(n,)) for n in ("1", "2")]
+    for waiter in waiters:
+        waiter.start()
+    calls = {}
+    for _ in range(2):
+        _sender, msg_id, message = b.next_of("receiveCall", "test.echo")
+        calls[message["samp.params"]["n"]] = msg_id
+    assert calls["1"] != calls["2"]
+    for n in ("2", "1"):
+        b.hub("reply", calls[n], {"samp.status": "samp.ok", "samp.result": {"answer": n}})
+    for waiter in waiters:
+        waiter.join(30)
+    assert results == {
+        n: {"samp.status": "samp.ok", "samp.result": {"answer": n}} for n in ("1", "2")
+    }
+
+
+def test_the_hubs_own_private_key_is_refused_as_a_callers(
+    hub: Hub, clients: list[RawClient]
+) -> None:
+    b = RawClient(hub, subscriptions={"test.echo": {}})
+    clients.append(b)
+    proxy = XmlRpcProxy(hub.url, timeout=10)
+    hub_key = hub.service.hub.private_key
+    for method, args in [
+        ("notify", (b.id, echo())),
+        ("getRegisteredClients", ()),
+        ("declareMetadata", ({"samp.name": "impostor"},)),
+        ("unregister", ()),
+    ]:
+        with pytest.raises(SAMPProxyError, match="Private-key") as info:
+            proxy.call(f"samp.hub.{method}", hub_key, *args)
+        assert info.value.faultCode == 5
+    proxy.close()
+    assert b.hub("getMetadata", b.hub_id)["samp.name"] == "Hub"
+    assert b.hub_id in b.hub("getRegisteredClients")
+    marker = RawClient(hub, callable=False)  # b's callbacks keep order: the marker comes first
+    clients.append(marker)
+    marker.hub("notify", b.id, echo("marker"))
+    sender, message = b.next_of("receiveNotification", "test.echo")
+    assert (sender, message["samp.params"]["n"]) == (marker.id, "marker")
+
+
+def test_declare_subscriptions_before_set_callback_is_refused(
+    hub: Hub, clients: list[RawClient]
+) -> None:
+    a = RawClient(hub, callable=False)
+    b = RawClient(hub, callable=False)
+    clients += [a, b]
+    with pytest.raises(SAMPProxyError, match="setXmlrpcCallback"):
+        a.hub("declareSubscriptions", {"test.echo": {}})
+    assert b.hub("getSubscriptions", a.id) == {}
+    assert b.hub("getSubscribedClients", "test.echo") == {}

@@ -7,7 +7,6 @@ import gzip
 import io
 import os
 import re
-import shutil
 import stat
 import subprocess
 import sys
@@ -20,8 +19,9 @@ from urllib.parse import urlparse
 
 import pytest
 from httputil import serving_directory
+from needs import needs
 
-pytest.importorskip("astropy")
+pytest.importorskip("astropy", reason="astropy is not installed (pip install astropy)")
 
 import astropy.units as u
 import numpy as np
@@ -592,7 +592,7 @@ def test_importing_tables_loads_neither_astropy_nor_numpy() -> None:
 
 
 @pytest.mark.interop
-@pytest.mark.skipif(shutil.which("stilts") is None, reason="stilts (STIL) is not installed")
+@needs("stilts")
 def test_stil_reads_our_votable_with_the_same_values(tmp_path: Path) -> None:
     table = sample_table(1000)
     table["s"] = MaskedColumn(

@@ -4,25 +4,22 @@ messagesender gets our replies in sync, async and notify modes."""
 from __future__ import annotations
 
 import os
-import queue
-import shutil
 import subprocess
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
 from clientutil import Arrival, connected, wait_for_directory
 from conftest import RunningHub
+from needs import needs
+from proclines import Lines
 
 from minisamp import ReceivedMessage, Response
 
 pytestmark = [
     pytest.mark.interop,
     pytest.mark.timeout(120),
-    pytest.mark.skipif(
-        shutil.which("jsamp") is None, reason="JSAMP is not installed (apt-get install jsamp)"
-    ),
+    needs("jsamp"),
 ]
 
 
@@ -31,29 +28,8 @@ def jsamp_hub(samp_hub_factory: Callable[[str], RunningHub]) -> RunningHub:
     return samp_hub_factory("jsamp")
 
 
-class Output:
-    """A subprocess's stdout, read line by line on a thread, searchable with a timeout."""
-
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        self.text = ""
-        self._lines: queue.SimpleQueue[str] = queue.SimpleQueue()
-        assert process.stdout is not None
-        stream = process.stdout
-        self._thread = threading.Thread(
-            target=lambda: [self._lines.put(line) for line in stream],
-            name="test-jsamp-out",
-            daemon=True,
-        )
-        self._thread.start()
-
-    def wait_for(self, text: str, timeout: float = 30) -> str:
-        while text not in self.text:
-            self.text += self._lines.get(timeout=timeout)
-        return self.text
-
-
 @contextmanager
-def jsamp_tool(*args: str) -> Iterator[Output]:
+def jsamp_tool(*args: str) -> Iterator[Lines]:
     process = subprocess.Popen(
         ["jsamp", *args],
         env=dict(os.environ),
@@ -62,7 +38,7 @@ def jsamp_tool(*args: str) -> Iterator[Output]:
         text=True,
     )
     try:
-        yield Output(process)
+        yield Lines(process.stdout, "test-jsamp-out")
     finally:
         process.terminate()
         process.wait(15)
@@ -89,13 +65,14 @@ def test_snooper_receives_our_notification_and_call(jsamp_hub: RunningHub) -> No
         )
         snoop = ours.find_client_id("snoop")
         ours.enotify(snoop, "test.hello", greeting="hi there", n=3)
-        text = out.wait_for('"n": "3"')
+        out.wait_for('"n": "3"')
+        text = "".join(out.seen)
         assert '"samp.mtype": "test.hello"' in text and '"greeting": "hi there"' in text
         response = ours.ecall_and_wait(snoop, "test.ask", "10", q="x")
         assert response["samp.status"] == "samp.warning"
         assert "not acted on" in response["samp.error"]["samp.errortxt"]
         assert ours.request(snoop, "test.ask", {"q": "y"}, timeout=10) == {}
-        assert '"q": "y"' in out.wait_for('"q": "y"')
+        out.wait_for('"q": "y"')  # the snooper printed the request's params
         assert ours.notify_all({"samp.mtype": "test.everyone", "samp.params": {}}) == [snoop]
 
 

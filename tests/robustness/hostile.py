@@ -10,7 +10,7 @@ import contextlib
 import http.client
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import pytest
@@ -87,10 +87,14 @@ def fault_of(status: int, body: bytes) -> SAMPProxyError:
 
 
 @contextlib.contextmanager
-def slow_loris(address: tuple[str, int], request: bytes, connections: int = 8) -> Iterator[None]:
+def slow_loris(
+    address: tuple[str, int], request: bytes, connections: int = 8
+) -> Iterator[Callable[[], bool]]:
     """For the block: *connections* connections each dribbling *request*, a byte per 20 ms.
 
-    All have sent their first byte when the block starts; they stop when it ends.
+    All have sent their first byte when the block starts; they stop when it ends.  The
+    block gets a function that is True while every one of them is still dribbling (none
+    dropped by the server, none done): what was served meanwhile was served beside them.
     """
     stop = threading.Event()
     started = [threading.Event() for _ in range(connections)]
@@ -115,7 +119,7 @@ def slow_loris(address: tuple[str, int], request: bytes, connections: int = 8) -
             thread.start()
         for event in started:
             assert event.wait(5)
-        yield
+        yield lambda: all(thread.is_alive() for thread in attackers)
     finally:
         stop.set()
         for thread in attackers:

@@ -31,9 +31,11 @@ closed_port = test_lockfile.closed_port
 silent_port = test_lockfile.silent_port
 web_server = test_lockfile.web_server
 
-#: Connect attempts here use this client timeout; each must fail within it plus this slack.
+#: Connect attempts here use this client timeout; each must fail within it plus this slack,
+#: which is generous for a loaded machine yet far below the 30 s default a client that
+#: ignored its timeout would wait.
 TIMEOUT = 1.0
-SLACK = 1.5
+SLACK = 10.0
 
 
 def lockfile(path: Path, text: str | bytes, mode: int = 0o600) -> Path:
@@ -128,13 +130,15 @@ def test_lockfile_that_is_a_directory_says_so(tmp_path: Path) -> None:
     assert "directory" in str(connect_fails(tmp_path / "lock"))
 
 
-@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+@pytest.mark.skipif(
+    not hasattr(os, "mkfifo"), reason="needs os.mkfifo (POSIX named pipes; not on Windows)"
+)
 def test_lockfile_that_is_a_named_pipe_fails_at_once(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "lock")  # opening it for reading would wait for a writer for ever
     assert "not a regular file" in str(connect_fails(tmp_path / "lock"))
 
 
-@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero (a POSIX system)")
 def test_lockfile_that_is_a_device_fails_at_once(tmp_path: Path) -> None:
     (tmp_path / "lock").symlink_to("/dev/zero")
     assert "not a regular file" in str(connect_fails(tmp_path / "lock"))
@@ -152,7 +156,7 @@ def test_lockfile_that_is_a_symlink_loop_says_why(tmp_path: Path) -> None:
 
 def test_unreadable_lockfile_says_why(tmp_path: Path) -> None:
     if os.geteuid() == 0:
-        pytest.skip("root reads any file")
+        pytest.skip("runs as root, which reads any file: run as an ordinary user to check this")
     path = lockfile(tmp_path / "lock", lock_text("http://127.0.0.1:1/"), mode=0o000)
     assert "ermission" in str(connect_fails(path))
 
@@ -286,9 +290,15 @@ def test_world_readable_lockfile_warns_and_still_connects(tmp_path: Path, hub: H
 
 
 def test_private_lockfile_gives_no_warning(hub: Hub) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        Client("x", lockfile=hub.lock_url).connect()
+    client = Client("x", lockfile=hub.lock_url)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            client.connect()
+        assert client.is_connected
+        assert client.hub_id in client.clients  # it talked to the hub
+    finally:
+        client.close()
 
 
 @pytest.mark.parametrize("value", ["web-appname:foo", "jsamp-class:x.Y", "http://x/", "garbage"])

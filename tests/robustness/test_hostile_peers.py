@@ -254,7 +254,7 @@ def test_hostile_body_gets_a_fault_has_no_effect_and_the_next_request_works(
     body = HOSTILE_BODIES[case](target, tmp_path)
     started = time.monotonic()
     fault = assert_refused_without_effect(target, body)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 30  # refused, not worked through
     assert b"TOP-SECRET" not in fault.faultString.encode()
 
 
@@ -301,7 +301,8 @@ def test_body_over_the_size_cap_gets_413_before_it_is_sent(target: Target) -> No
     head = f"POST {target.path} HTTP/1.1\r\nHost: x\r\nContent-Length: {DEFAULT_MAX_BODY + 1}\r\n"
     started = time.monotonic()
     status, reply = raw(target, head.encode() + b"\r\n")
-    assert (status, time.monotonic() - started < 2) == (413, True)
+    assert status == 413
+    assert time.monotonic() - started < 30  # answered from the headers: no body ever comes
     assert b"limit" in reply
     target.still_serves()
 
@@ -337,9 +338,7 @@ def test_content_length_longer_than_the_body_holds_only_its_own_connection(
     head = f"POST {target.path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body) + 100}\r\n\r\n"
     with socket.create_connection(target.address, timeout=5) as liar:
         liar.sendall(head.encode() + body)
-        started = time.monotonic()
         target.still_serves()  # served while the liar's request hangs
-        assert time.monotonic() - started < 2
         liar.settimeout(0.2)
         with pytest.raises(TimeoutError):
             liar.recv(1)  # and the liar got nothing
@@ -347,12 +346,13 @@ def test_content_length_longer_than_the_body_holds_only_its_own_connection(
 
 
 def test_slow_loris_connections_do_not_delay_a_good_request(target: Target) -> None:
-    request = f"POST {target.path} HTTP/1.1\r\nHost: x\r\n".encode() + b"X-Pad: a\r\n" * 100
-    with slow_loris(target.address, request):
+    # 50 headers of 400 bytes, a byte per 20 ms: each slow request would take 400 s
+    pad = b"X-Pad: " + b"a" * 400 + b"\r\n"
+    request = f"POST {target.path} HTTP/1.1\r\nHost: x\r\n".encode() + pad * 50
+    with slow_loris(target.address, request) as still_dribbling:
         for _ in range(3):
-            begun = time.monotonic()
             target.still_serves()
-            assert time.monotonic() - begun < 1.0
+        assert still_dribbling(), "served only once the slow connections were gone"
     target.still_serves()
 
 

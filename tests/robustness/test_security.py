@@ -193,7 +193,9 @@ def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_sent_tables_are_private_and_removed_on_every_way_out(
     hub: Hub, private_tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    table = pytest.importorskip("astropy.table").Table({"a": [1, 2, 3]})
+    table = pytest.importorskip(
+        "astropy.table", reason="astropy is not installed (pip install astropy)"
+    ).Table({"a": [1, 2, 3]})
     monkeypatch.setenv("SAMP_HUB", f"std-lockurl:{hub.lock_url}")
     seen: list[Path] = []
 
