@@ -813,11 +813,6 @@ print("closed", flush=True)
 """
 
 
-@pytest.mark.xfail(
-    reason="XmlRpcProxy.close() closes the reader another thread is blocked in, which waits "
-    "(uninterruptibly) for that read: shutting the socket down first would end it",
-    strict=False,
-)
 def test_close_returns_while_another_thread_waits_without_a_time_limit(tmp_path: Path) -> None:
     # In a child process: if close() blocks, nothing in this process could interrupt it.
     import minisamp
