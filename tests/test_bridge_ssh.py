@@ -98,7 +98,10 @@ def received(
 
     def handler(msg: ReceivedMessage) -> None:
         info = client.clients.get(msg.sender_id)
-        names.append(info.name if info is not None else None)
+        # The hub's metadata event may come after the message (JSAMP sends them on separate
+        # threads): then ask the hub, as an application would.
+        name = info.name if info is not None and info.name else None
+        names.append(name or client.get_metadata(msg.sender_id).get("samp.name"))
         got.append(msg)
         arrived.set()
 
