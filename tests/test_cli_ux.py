@@ -19,7 +19,6 @@ from minisamp.hub import Hub
 from minisamp.testing import Recorder
 
 pytestmark = [
-    pytest.mark.skipif(not MINISAMP, reason="the minisamp console script is not installed"),
     pytest.mark.timeout(120),
 ]
 
@@ -98,7 +97,7 @@ def test_listen_with_an_mtype_exits_3_when_the_hub_goes(tmp_path: Path) -> None:
     hub = Hub(tmp_path / "lock").start()
     env_hub = hub.environ["SAMP_HUB"]
     listener = subprocess.Popen(
-        [MINISAMP, "listen", "--mtype", "table.*"],
+        [*MINISAMP, "listen", "--mtype", "table.*"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -148,7 +147,7 @@ def test_verbose_hub_logs_mtype_sender_recipient_and_timeout(tmp_path: Path) -> 
         with Client("echo receiver", lockfile=lockfile.as_uri()) as receiver:
             receiver.on("test.echo", lambda m: {})
             sent = subprocess.run(
-                [MINISAMP, "message", "test.echo", "a=1", "--to", "echo receiver", "--wait", "7"],
+                [*MINISAMP, "message", "test.echo", "a=1", "--to", "echo receiver", "--wait", "7"],
                 capture_output=True,
                 text=True,
                 timeout=60,
