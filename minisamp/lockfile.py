@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import http.client
 import logging
 import os
 import re
@@ -40,7 +39,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import HubNotFoundError, SAMPHubError, SAMPWarning
+from .errors import HubNotFoundError, SAMPHubError, SAMPWarning, TransportError
 from .liveness import hub_may_be_alive, is_hub_alive
 
 __all__ = [
@@ -194,17 +193,14 @@ def read_lockfile(url: str | None = None, *, timeout: float = 5.0) -> LockInfo |
             raise HubNotFoundError(
                 f"cannot read the SAMP lockfile {path}: {exc.strerror or exc}"
             ) from exc
-    try:
-        import urllib.error
-        import urllib.request  # only for http: lockfiles (it loads ssl and email)
+    from .xmlrpc.transport import http_get  # the wire layer: only for http: lockfiles
 
-        with urllib.request.urlopen(url, timeout=timeout) as reply:
-            data = reply.read(_MAX_LOCKFILE_BYTES)
-    except (OSError, ValueError, http.client.HTTPException) as exc:
-        # ValueError: not a URL urllib knows; HTTPException: the server does not speak HTTP
-        if isinstance(exc, urllib.error.HTTPError):
-            exc.close()  # it holds the response's socket open
+    try:
+        data = http_get(url, timeout=timeout)  # one deadline for the whole answer
+    except TransportError as exc:
         raise HubNotFoundError(f"cannot read the SAMP lockfile at {url}: {exc}") from exc
+    if len(data) > _MAX_LOCKFILE_BYTES:
+        raise HubNotFoundError(f"the SAMP lockfile at {url} is over {_MAX_LOCKFILE_BYTES} bytes")
     return parse_lockfile(data.decode("latin-1"), url)
 
 

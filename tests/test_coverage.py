@@ -9,7 +9,7 @@ from urllib.request import url2pathname
 import pytest
 
 import minisamp
-from minisamp.errors import SampDataError
+from minisamp.errors import SampDataError, SAMPProxyError
 from minisamp.hub import Hub
 from minisamp.testing import Recorder
 
@@ -57,3 +57,25 @@ def test_a_mocpy_moc_is_written_privately_until_the_connection_closes(
         assert path.stat().st_mode & 0o077 == 0
         assert mocpy.MOC.load(str(path), format="fits") == moc
     assert not path.exists()
+
+
+def test_an_aladin_without_the_moc_mtype_gets_a_load_script(samp_hub: Hub, tmp_path: Path) -> None:
+    """Debian's Aladin 12.001 subscribes to script.aladin.send, not to the MOC MType."""
+    moc = tmp_path / "footprint.fits"
+    moc.write_bytes(b"SIMPLE  =                    T")
+    scripts: list[str] = []
+    with minisamp.Client("Aladin", lockfile=samp_hub.lock_url) as aladin:
+        aladin.on("script.aladin.send", lambda msg: scripts.append(str(msg.params["script"])))
+        with minisamp.connection() as conn:
+            named = minisamp.send_moc_to(conn, moc, client_name="aladin")
+            broadcast = minisamp.send_moc_to(conn, moc)
+    assert list(named.accepted) == list(broadcast.accepted) == [aladin.get_public_id()]
+    assert scripts == [f"load {moc.resolve()}"] * 2
+
+
+def test_a_client_taking_neither_is_told_what_it_takes(samp_hub: Hub, tmp_path: Path) -> None:
+    with minisamp.Client("viewer", lockfile=samp_hub.lock_url) as viewer:
+        viewer.on("image.load.fits", lambda msg: None)
+        refused = pytest.raises(SAMPProxyError, match=r"subscribed to: image\.load\.fits")
+        with minisamp.connection() as conn, refused:
+            minisamp.send_moc_to(conn, "https://example.org/moc.fits", client_name="viewer")

@@ -64,6 +64,9 @@ ALLOWED_EXTRA = {
     # Both roles must tell a live hub from a stale lockfile, which takes one XML-RPC
     # ping; the import sits inside is_hub_alive, so reading a lockfile loads no wire.
     ("minisamp.liveness", "minisamp.xmlrpc.transport"),
+    # An http: lockfile is fetched with the wire layer's overall deadline (inside
+    # read_lockfile, only for http: URLs): reading a file: lockfile loads no wire.
+    ("minisamp.lockfile", "minisamp.xmlrpc.transport"),
 }
 
 #: Third-party packages that no module may import at import time (only inside a

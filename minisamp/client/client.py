@@ -96,6 +96,7 @@ class Client(HubQueries, Sending, Receiving, PyvoMethods):
         self._response_bindings = {}
         self._inboxes = []
         self._proxy = None
+        self._deadline = None
         self._key = ""
         self._self_id = ""
         self._hub_id = ""

@@ -15,6 +15,7 @@ import atexit
 import enum
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -96,6 +97,7 @@ class Lifecycle:
     _response_bindings: dict[str, Callable[..., Any]]
     _inboxes: list[Inbox]
     _proxy: XmlRpcProxy | None
+    _deadline: float | None  # connect's, while it runs
     _key: str
     _self_id: str
     _hub_id: str
@@ -174,16 +176,28 @@ class Lifecycle:
                 self.close()
             self._require("connect", ClientState.UNREGISTERED, ClientState.CLOSED)
             params = getattr(hub, "params", None) if hub is not None else hub_params
-            info = self._find_hub(params if params is not None else self._hub_params)
-            self._register(info)
+            # One deadline for the whole of connect, not one per call (issue 13).
+            self._deadline = time.monotonic() + self.timeout
             try:
-                self._hub("samp.hub.declareMetadata", self._metadata)
-                if self._callable:
-                    self._become_callable()
-            except BaseException:
-                self.close()
-                raise
+                info = self._find_hub(params if params is not None else self._hub_params)
+                self._register(info)
+                try:
+                    self._hub("samp.hub.declareMetadata", self._metadata)
+                    if self._callable:
+                        self._become_callable()
+                except BaseException:
+                    self.close()
+                    raise
+            finally:
+                self._deadline = None
             _watch_for_exit(self)
+
+    def _left(self, cap: float | None = None) -> float | bool:
+        """Seconds left of :meth:`connect`'s deadline (at most *cap*); False outside it."""
+        if self._deadline is None:
+            return False if cap is None else cap
+        left = max(0.001, self._deadline - time.monotonic())
+        return left if cap is None else min(left, cap)
 
     def _find_hub(self, params: Mapping[str, str] | None) -> LockInfo:
         from pathlib import Path
@@ -214,7 +228,7 @@ class Lifecycle:
                 f"({exc}); delete it and restart your SAMP hub"
             ) from exc
         try:
-            proxy.call("samp.hub.ping", timeout=min(self.timeout, 5.0))
+            proxy.call("samp.hub.ping", timeout=self._left(min(self.timeout, 5.0)))
         except TransportError as exc:
             proxy.close()
             from ..liveness import is_no_answer, port_accepts
@@ -236,7 +250,7 @@ class Lifecycle:
                 f"({exc}): the hub has died; start a hub again (it will replace the lockfile)"
             ) from exc
         try:
-            reg = proxy.call("samp.hub.register", info.secret)
+            reg = proxy.call("samp.hub.register", info.secret, timeout=self._left())
         except SAMPProxyError as exc:
             proxy.close()
             raise SAMPHubError(
@@ -353,6 +367,8 @@ class Lifecycle:
         self._require(method.rpartition(".")[2], *CONNECTED)
         proxy = self._proxy
         assert proxy is not None
+        if timeout is False:
+            timeout = self._left()  # within connect: what is left of its deadline
         try:
             return proxy.call(method, self._key, *args, timeout=timeout)
         except TransportError as exc:

@@ -38,7 +38,7 @@ from ..errors import PeerProtocolError, TransportError
 from . import codec
 from .headers import MAX_HEADERS, LineTooLong, TooManyHeaders, read_headers, read_line
 
-__all__ = ["DEFAULT_TIMEOUT", "XmlRpcProxy"]
+__all__ = ["DEFAULT_TIMEOUT", "XmlRpcProxy", "http_get"]
 
 logger = logging.getLogger(__name__)
 wire_logger = logging.getLogger("minisamp.wire")
@@ -395,3 +395,35 @@ class XmlRpcProxy:
     def reopen(self) -> None:
         """Allow calls again after :meth:`close` (connections are made afresh)."""
         self._closed = self._retired = False
+
+
+def http_get(url: str, *, timeout: float) -> bytes:
+    """The body of ``GET`` *url* (``http:`` only), all of it within *timeout* seconds.
+
+    For ``http:`` lockfiles: one overall deadline, so a server that dribbles its answer
+    cannot hold the caller longer.  Raises :class:`TransportError` for anything but a
+    200 answer in time.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise TransportError(f"cannot fetch {url!r}: only http: URLs are supported")
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    host = parts.netloc.rpartition("@")[2]
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    deadline = time.monotonic() + timeout
+    conn: _Connection | None = None
+    try:
+        conn = _Connection(parts.hostname, parts.port or 80, deadline)
+        conn.set_deadline(deadline)
+        conn.sock.sendall(request.encode("iso-8859-1"))
+        status, reason, body, _ = _read_response(conn.rfile)
+    except TimeoutError as exc:
+        raise TransportError(f"no answer from {url} within {timeout} s") from exc
+    except (OSError, _BadResponse, _Stale, PeerProtocolError) as exc:
+        raise TransportError(f"fetching {url} failed: {exc}") from exc
+    finally:
+        if conn is not None:
+            conn.close()
+    if status != 200:
+        raise TransportError(f"{url} answered HTTP {status} {reason}")
+    return body

@@ -25,7 +25,7 @@ from samp_raw import RawClient
 from stuck_peers import StuckCallbackServer, UnregisteringPeer, register
 
 from minisamp import Client
-from minisamp.errors import SAMPHubError, SAMPProxyError
+from minisamp.errors import HubNotFoundError, SAMPHubError, SAMPProxyError
 from minisamp.hub import Hub
 from minisamp.hub.delivery_pool import DeliveryPool
 from minisamp.lockfile import read_lockfile
@@ -208,6 +208,17 @@ def test_connect_to_a_dribbling_hub_fails_within_the_client_timeout(tmp_path: Pa
             client.connect()
         seconds = time.monotonic() - started
         print(f"Client(timeout=2).connect() to a dribbling hub: {seconds:.3f} s")
+        assert seconds < 2 + PROMPT
+
+
+def test_an_http_lockfile_dribbled_a_byte_at_a_time_fails_within_its_deadline() -> None:
+    # Was urllib's per-read timeout: one byte every 0.5 s kept the reader for minutes.
+    with StuckCallbackServer("dribble") as server:
+        started = time.monotonic()
+        with pytest.raises(HubNotFoundError, match="within 2"):
+            read_lockfile(server.url + "lockfile", timeout=2)
+        seconds = time.monotonic() - started
+        print(f"read_lockfile(http:, timeout=2) from a dribbling server: {seconds:.3f} s")
         assert seconds < 2 + PROMPT
 
 
