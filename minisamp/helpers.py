@@ -182,11 +182,11 @@ def send_table_to(
     mtype = tables.table_mtype(table, format or "votable")
     probe = {"url": "file:///", "name": label, "table-id": table_id or "x"}
     Message.create(mtype, probe)  # refuse bad parameters before writing anything
-    targets = _recipients(conn, mtype, client_name, stacklevel=3)
-    recipient = targets[0] if client_name is not None else None
+    recipient = None if client_name is None else find_client_id(conn, client_name)
     groups = recipients_by_mtype(conn, table, recipient) if format is None else {}
     base = _basename(name)
-    if not groups:
+    if not groups:  # no FITS: the helpers' rule for the VOTable (or the file's own MType)
+        targets = _recipients(conn, mtype, client_name, stacklevel=3)
         if not targets:
             return Delivery(mtype)
         prepared = tables.prepare_table(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,19 @@ def test_votable_for_a_recipient_without_fits(viewers: Any) -> None:
     with minisamp.connection() as conn:
         minisamp.send_table_to(conn, catalogue(), client_name="viewer")
     assert viewer.only().mtype == "table.load.votable"
+
+
+def test_a_large_table_reaches_a_fits_only_viewer_without_a_nobody_warning(
+    viewers: Any,
+) -> None:
+    """Nobody takes VOTables, but one viewer takes FITS: the broadcast reaches it, silently."""
+    viewer = viewers("viewer", "table.load.fits")
+    with minisamp.connection() as conn, warnings.catch_warnings():
+        warnings.simplefilter("error")  # "no SAMP client is subscribed" would fail here
+        broadcast = minisamp.send_table_to(conn, catalogue())
+        named = minisamp.send_table_to(conn, catalogue(), client_name="viewer")
+    assert list(broadcast.accepted) == list(named.accepted) == [viewer.id]
+    assert [m.mtype for m in viewer.got] == ["table.load.fits"] * 2
 
 
 def test_table_load_stil_by_name_gets_fits_plus_format(viewers: Any) -> None:
