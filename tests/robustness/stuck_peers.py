@@ -52,6 +52,7 @@ class StuckCallbackServer(contextlib.AbstractContextManager["StuckCallbackServer
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._closed = threading.Event()
         self._lock = threading.Lock()
+        self._got = threading.Condition(self._lock)  # notified when a request is read
         self._sockets: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
         self._start(self._accept, "accept")
@@ -100,6 +101,7 @@ class StuckCallbackServer(contextlib.AbstractContextManager["StuckCallbackServer
         with self._lock:
             self.requests += 1
             self.largest = max(self.largest, length)
+            self._got.notify_all()
         return True
 
     def _serve(self, sock: socket.socket) -> None:
@@ -113,6 +115,11 @@ class StuckCallbackServer(contextlib.AbstractContextManager["StuckCallbackServer
                     if self._closed.wait(self.interval):
                         return
                     sock.sendall(bytes([byte]))
+
+    def wait_for_body(self, size: int, timeout: float) -> bool:
+        """Wait until a request body over *size* bytes has been read; False on timeout."""
+        with self._got:
+            return self._got.wait_for(lambda: self.largest > size, timeout)
 
     def __exit__(self, *exc: object) -> None:
         self.close()
